@@ -1,0 +1,1 @@
+"""Built-in engine plugins, registered through entry points exactly like third-party ones."""

@@ -1,0 +1,179 @@
+"""Records: turn an upsert request into a validated, columnar batch (dataplane_spec §7.1).
+
+Validation runs before anything is stored and the first failure rejects the whole batch,
+so a batch with one bad record stores none of it. Loops here run over the request's
+items, never over stored rows; the dense values are checked in one vectorised pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .cost import record_bytes
+from .errors import InvalidArgumentError
+from .identifiers import check_record_id
+from .metadata import check_metadata
+from .sparse import Sparse, SparseRows, check_sparse
+
+MAX_UPSERT_RECORDS = 1000
+MAX_UPSERT_BYTES = 2_000_000  # "2 MB"; sized like the docs' batch table (4 B/float + metadata)
+_RECORD_KEYS = {"id", "values", "sparse_values", "metadata"}
+
+
+@dataclass(frozen=True)
+class IndexShape:
+    """What a record must look like for one index."""
+
+    vector_type: str  # "dense" | "sparse"
+    dimension: int | None
+    metric: str
+
+
+@dataclass
+class RecordBatch:
+    """Validated records of one request, in request order."""
+
+    ids: list[str]
+    dense: np.ndarray | None  # (n, dimension) float32, None on a sparse index
+    sparse: SparseRows
+    metadata: list[dict[str, Any] | None]
+    sizes: np.ndarray  # billed bytes per record (int64)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _split_item(item: Any, path: str) -> tuple[Any, Any, Any, Any]:
+    """Return (id, values, sparse_values, metadata) from a dict, a tuple or a Vector-like object."""
+    if isinstance(item, dict):
+        unknown = set(item) - _RECORD_KEYS
+        if unknown:
+            # The REST spelling is accepted too, as proto3 JSON mapping does.
+            if unknown == {"sparseValues"} and "sparse_values" not in item:
+                item = {**item, "sparse_values": item["sparseValues"]}
+                del item["sparseValues"]
+            else:
+                raise InvalidArgumentError(
+                    f"unknown record keys {sorted(unknown)}; expected {sorted(_RECORD_KEYS)}", path=path
+                )
+        if "id" not in item:
+            raise InvalidArgumentError("every record needs an 'id'", path=path)
+        return item["id"], item.get("values"), item.get("sparse_values"), item.get("metadata")
+    if isinstance(item, tuple):
+        if len(item) == 2:
+            return item[0], item[1], None, None
+        if len(item) == 3:
+            return item[0], item[1], None, item[2]
+        raise InvalidArgumentError(
+            f"a record tuple is (id, values) or (id, values, metadata), got {len(item)} items", path=path
+        )
+    if hasattr(item, "id"):
+        return item.id, getattr(item, "values", None), getattr(item, "sparse_values", None), getattr(
+            item, "metadata", None
+        )
+    raise InvalidArgumentError(
+        f"a record must be a dict, a tuple or a Vector, got {type(item).__name__}", path=path
+    )
+
+
+def check_dense_matrix(values: Sequence[Any], dimension: int, path_of: Any) -> np.ndarray:
+    """Stack dense values into (n, dimension) float32, naming the first bad record."""
+    try:
+        matrix = np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError):
+        matrix = None
+    if matrix is None or matrix.ndim != 2 or matrix.shape[1] != dimension:
+        for i, row in enumerate(values):  # find the culprit only on the error path
+            try:
+                arr = np.asarray(row, dtype=np.float32)
+            except (TypeError, ValueError):
+                raise InvalidArgumentError("dense values must be numbers", path=path_of(i)) from None
+            if arr.ndim != 1 or arr.size != dimension:
+                raise InvalidArgumentError(
+                    f"Vector dimension {arr.size} does not match the dimension of the index {dimension}",
+                    path=path_of(i),
+                )
+        raise InvalidArgumentError("dense values must be lists of numbers", path=path_of(0))
+    finite = np.isfinite(matrix).all(axis=1)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        raise InvalidArgumentError("dense values must be finite float32 numbers (no NaN or Inf)", path=path_of(bad))
+    return matrix
+
+
+def parse_records(
+    items: Iterable[Any], shape: IndexShape, *, max_metadata_bytes: int, sparse_max_nnz: int
+) -> RecordBatch:
+    """Validate an upsert request and return it as a columnar batch."""
+    if isinstance(items, (str, bytes, dict)) or not hasattr(items, "__iter__"):
+        raise InvalidArgumentError("vectors must be a list of records", path="vectors")
+    items = list(items)
+    if not items:
+        raise InvalidArgumentError("vectors must hold at least one record", path="vectors")
+    if len(items) > MAX_UPSERT_RECORDS:
+        raise InvalidArgumentError(
+            f"at most {MAX_UPSERT_RECORDS} records per upsert request, got {len(items)}", path="vectors"
+        )
+    ids: list[str] = []
+    values: list[Any] = []
+    sparse: list[Sparse | None] = []
+    metadata: list[dict[str, Any] | None] = []
+    metadata_bytes = np.zeros(len(items), dtype=np.int64)
+    dense_index = shape.vector_type == "dense"
+    for i, item in enumerate(items):
+        path = f"vectors[{i}]"
+        record_id, vals, sparse_raw, meta = _split_item(item, path)
+        ids.append(check_record_id(record_id, f"{path}.id"))
+        if dense_index:
+            if vals is None or (hasattr(vals, "__len__") and len(vals) == 0):
+                raise InvalidArgumentError(
+                    f"Vector dimension 0 does not match the dimension of the index {shape.dimension}",
+                    path=f"{path}.values",
+                )
+            values.append(vals)
+        elif vals is not None and len(vals) > 0:
+            raise InvalidArgumentError(
+                "a sparse index takes only sparse_values; dense values must be empty", path=f"{path}.values"
+            )
+        if sparse_raw is None:
+            if not dense_index:
+                raise InvalidArgumentError("records of a sparse index need sparse_values", path=path)
+            sparse.append(None)
+        else:
+            sparse.append(check_sparse(sparse_raw, sparse_max_nnz, f"{path}.sparse_values"))
+        clean, size = check_metadata(meta, max_metadata_bytes, f"{path}.metadata")
+        metadata.append(clean)
+        metadata_bytes[i] = size
+
+    dense = None
+    dimension = 0
+    if dense_index:
+        assert shape.dimension is not None
+        dimension = shape.dimension
+        dense = check_dense_matrix(values, dimension, lambda i: f"vectors[{i}].values")
+        zero = ~dense.any(axis=1)
+        if zero.any():
+            bad = int(np.flatnonzero(zero)[0])
+            raise InvalidArgumentError(
+                "Dense vectors must contain at least one non-zero value. "
+                f"Vector ID '{ids[bad]}' contains only zeros",
+                path=f"vectors[{bad}].values",
+            )
+    rows = SparseRows.from_rows(sparse)
+    id_bytes = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
+    sizes = record_bytes(id_bytes, dimension, rows.nnz_per_row(), metadata_bytes)
+    total = int(sizes.sum())
+    if total > MAX_UPSERT_BYTES:
+        raise InvalidArgumentError(
+            f"the upsert request is {total} bytes; at most {MAX_UPSERT_BYTES} (2 MB) per request — send smaller batches",
+            path="vectors",
+        )
+    return RecordBatch(ids, dense, rows, metadata, sizes.astype(np.int64))
+
+
+def check_query_vector(vector: Any, dimension: int, path: str = "vector") -> np.ndarray:
+    """Validate one dense query or update vector; return it as float32."""
+    return check_dense_matrix([vector], dimension, lambda i: path)[0]

@@ -1,0 +1,211 @@
+"""Segments: the rows of a namespace, as the growing memtable and immutable slabs.
+
+``Rows`` is an immutable columnar block (ids, vectors, metadata columns, per-row LSN and
+billed size). The memtable appends request batches into capacity-doubling arrays; a flush
+freezes its live rows into a ``Slab``, whose ANN index is built by the tier's builder.
+Liveness is a separate boolean mask per segment: overwrites and deletes clear bits in it,
+and no slab is ever rewritten (merges drop the dead rows).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .columns import MetadataColumns
+from .engine import SlabBuilder, SlabData, SlabIndex
+from .records import RecordBatch
+from .sparse import SparseRows
+
+_slab_numbers = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """An immutable block of records in columnar form."""
+
+    ids: np.ndarray  # object array of str
+    dense: np.ndarray | None  # (n, d) float32
+    sparse: SparseRows
+    metadata: np.ndarray  # object array of dict | None
+    columns: MetadataColumns
+    lsns: np.ndarray  # int64
+    sizes: np.ndarray  # int64 billed bytes
+    _lookup: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+    @property
+    def has_sparse(self) -> bool:
+        return self.sparse.indices.size > 0
+
+    def slab_data(self) -> SlabData:
+        return SlabData(self.dense, self.sparse if self.has_sparse else None)
+
+    def take(self, rows: np.ndarray) -> Rows:
+        """Return the given rows, in order (vectorised)."""
+        return Rows(
+            self.ids[rows],
+            None if self.dense is None else self.dense[rows],
+            self.sparse.take(rows),
+            self.metadata[rows],
+            self.columns.take(rows),
+            self.lsns[rows],
+            self.sizes[rows],
+        )
+
+    @staticmethod
+    def concat(parts: Sequence[Rows]) -> Rows:
+        return Rows(
+            np.concatenate([p.ids for p in parts]),
+            None if parts[0].dense is None else np.concatenate([p.dense for p in parts]),
+            SparseRows.concat([p.sparse for p in parts]),
+            np.concatenate([p.metadata for p in parts]),
+            MetadataColumns.concat([p.columns for p in parts]),
+            np.concatenate([p.lsns for p in parts]),
+            np.concatenate([p.sizes for p in parts]),
+        )
+
+    def locate(self, ids: Sequence[str]) -> np.ndarray:
+        """Return the rows holding any of ``ids`` (every version), found by binary search."""
+        if not len(self) or not len(ids):
+            return np.empty(0, np.int64)
+        if "keys" not in self._lookup:  # built once per immutable block
+            keys = self.ids.astype("S")
+            order = np.argsort(keys, kind="stable")
+            self._lookup["keys"], self._lookup["order"] = keys[order], order
+        keys, order = self._lookup["keys"], self._lookup["order"]
+        wanted = np.asarray(ids, dtype="S")
+        lo = np.searchsorted(keys, wanted, side="left")
+        hi = np.searchsorted(keys, wanted, side="right")
+        counts = hi - lo
+        if not counts.any():
+            return np.empty(0, np.int64)
+        starts = np.repeat(lo, counts)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        return order[starts + offsets]
+
+
+def rows_from_batch(batch: RecordBatch, lsn: int) -> Rows:
+    """Turn one validated request into rows that all carry the request's LSN."""
+    n = len(batch)
+    ids = np.empty(n, dtype=object)
+    ids[:] = batch.ids
+    metadata = np.empty(n, dtype=object)
+    metadata[:] = batch.metadata
+    return Rows(
+        ids,
+        batch.dense,
+        batch.sparse,
+        metadata,
+        MetadataColumns.from_records(batch.metadata),
+        np.full(n, lsn, dtype=np.int64),
+        batch.sizes,
+    )
+
+
+class Memtable:
+    """The mutable head of a namespace: appended rows plus an id → row map for overwrites."""
+
+    def __init__(self, dimension: int | None) -> None:
+        self._dimension = dimension
+        self._chunks: list[Rows] = []
+        self._alive_chunks: list[np.ndarray] = []
+        self._view: Rows | None = None
+        self._alive: np.ndarray | None = None
+        self.row_of: dict[str, int] = {}
+        self.size = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def append(self, rows: Rows) -> None:
+        """Add rows (already deduplicated); rows they overwrite must be killed first."""
+        start = self.size
+        self._chunks.append(rows)
+        self._alive_chunks.append(np.ones(len(rows), dtype=bool))
+        self.row_of.update(zip(rows.ids.tolist(), range(start, start + len(rows))))
+        self.size += len(rows)
+        self._view = None
+
+    def kill(self, ids: Sequence[str]) -> None:
+        """Mark the live rows of ``ids`` dead (without consolidating the chunks)."""
+        positions = np.asarray([self.row_of.pop(i) for i in ids if i in self.row_of], dtype=np.int64)
+        if not positions.size:
+            return
+        starts = np.cumsum([0] + [len(c) for c in self._chunks[:-1]])
+        chunk_of = np.searchsorted(starts, positions, side="right") - 1
+        for chunk in np.unique(chunk_of):
+            self._alive_chunks[chunk][positions[chunk_of == chunk] - starts[chunk]] = False
+
+    def rows(self) -> Rows:
+        """Return every row appended so far as one block (cached until the next append)."""
+        if self._view is None:
+            if len(self._chunks) > 1:
+                self._chunks = [Rows.concat(self._chunks)]
+                self._alive_chunks = [np.concatenate(self._alive_chunks)]
+            self._view = self._chunks[0] if self._chunks else None
+            self._alive = self._alive_chunks[0] if self._alive_chunks else np.ones(0, bool)
+        assert self._view is not None or self.size == 0
+        return self._view  # type: ignore[return-value]
+
+    def alive(self) -> np.ndarray:
+        self.rows()
+        assert self._alive is not None
+        return self._alive
+
+    def live_count(self) -> int:
+        return len(self.row_of)
+
+
+@dataclass
+class Slab:
+    """An immutable block of rows with the ANN index its tier's builder made for it."""
+
+    rows: Rows
+    builder: SlabBuilder
+    index: SlabIndex
+    tier: int
+    level: int
+    build_seconds: float
+    alive: np.ndarray
+    number: int = field(default_factory=lambda: next(_slab_numbers))
+    created_at: float = field(default_factory=time.time)
+
+    @classmethod
+    def build(cls, rows: Rows, builder: SlabBuilder, metric: str, tier: int, level: int) -> Slab:
+        started = time.perf_counter()
+        index = builder.build(rows.slab_data(), metric)
+        return cls(rows, builder, index, tier, level, time.perf_counter() - started, np.ones(len(rows), bool))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def live_rows(self) -> int:
+        return int(np.count_nonzero(self.alive))
+
+    def kill(self, ids: Sequence[str]) -> None:
+        self.alive[self.rows.locate(ids)] = False
+
+    def describe(self) -> dict[str, Any]:
+        lsns = self.rows.lsns
+        vector_bytes = 0 if self.rows.dense is None else self.rows.dense.nbytes
+        return {
+            "slab": self.number,
+            "builder": self.builder.name,
+            "params": repr(self.builder),
+            "tier": self.tier,
+            "level": self.level,
+            "rows": len(self),
+            "live_rows": self.live_rows(),
+            "min_lsn": int(lsns.min()) if lsns.size else None,
+            "max_lsn": int(lsns.max()) if lsns.size else None,
+            "build_seconds": self.build_seconds,
+            "index_bytes": int(self.index.nbytes),
+            "vector_bytes": int(vector_bytes + self.rows.sparse.values.nbytes + self.rows.sparse.indices.nbytes),
+        }
