@@ -49,7 +49,7 @@ def _same(stored: Any, wanted: Any) -> bool:
 def _op(op: str, operand: Any, field: str, metadata: Mapping[str, Any], policy: bool) -> bool:
     present = field in metadata
     if op == "$exists":
-        return present == operand
+        return present == bool(operand)
     if not present:
         # Positive operators never match a missing field; negations follow the policy.
         return op in ("$ne", "$nin") and not policy

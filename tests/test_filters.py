@@ -181,7 +181,9 @@ def test_q3_shorthand_is_eq() -> None:
     short = compile_filter({"category": "digestive system"})
     long = compile_filter({"category": {"$eq": "digestive system"}})
     assert short == long
-    rows = [{"category": "digestive system"}, {"category": "Digestive system"}, {"category": ["digestive system"]}, None]
+    rows: list[dict[str, Any] | None] = [
+        {"category": "digestive system"}, {"category": "Digestive system"}, {"category": ["digestive system"]}, None
+    ]
     assert short is not None and long is not None
     columns = MetadataColumns.from_records(rows)
     assert short.mask(columns).tolist() == long.mask(columns).tolist() == [True, False, True, False]
@@ -203,7 +205,7 @@ def test_q4_implicit_and_with_numeric_in() -> None:
 
 # --- types and missing fields (search_spec §1.2–§1.4) -----------------------------------------
 
-MIXED = [
+MIXED: list[dict[str, Any] | None] = [
     {"x": 1},
     {"x": 1.0},
     {"x": True},
@@ -265,7 +267,17 @@ def test_no_filter_and_empty_filters() -> None:
     nested_empty = compile_filter({"$and": [{}], "x": {"$exists": True}})
     assert nested_empty is not None
     assert nested_empty.mask(MetadataColumns.from_records([{"x": 1}, {}])).tolist() == [True, False]
-    assert compile_filter({"$or": [{}]}).mask(MetadataColumns.from_records([None])).tolist() == [True]  # type: ignore[union-attr]
+    assert nested_empty == compile_filter({"x": {"$exists": True}})  # {} vanishes from an AND
+    # Only None and {} are "no filter"; other filters that match everything say so.
+    everything = MetadataColumns.from_records([{"x": 1}, None])
+    match_all: list[dict[str, Any]] = [{"$and": [{}]}, {"$or": [{"x": 1}, {}]}, {"$or": [{"$and": [{}, {}]}], "$and": [{}]}]
+    for filter in match_all:
+        compiled = compile_filter(filter)
+        assert compiled is not None and compiled.matches_all, filter
+        assert compiled.mask(everything).tolist() == [True, True]
+        assert compile_filter(compiled.to_dict()) == compiled
+        assert repr(compiled) == "Filter(all)"
+    assert not nested_empty.matches_all
 
 
 def test_compiled_filter_passes_through_and_has_fields_and_repr() -> None:
@@ -377,13 +389,13 @@ def test_in_size_limit() -> None:
 def test_large_in_list_matches() -> None:
     compiled = compile_filter({"x": {"$in": [f"v{i}" for i in range(5000)] + list(range(5000))}})
     assert compiled is not None
-    rows = [{"x": "v4999"}, {"x": 4999}, {"x": "v5000"}, {"x": ["nope", "v17"]}, {"x": 5000.5}]
+    rows: list[dict[str, Any]] = [{"x": "v4999"}, {"x": 4999}, {"x": "v5000"}, {"x": ["nope", "v17"]}, {"x": 5000.5}]
     assert compiled.mask(MetadataColumns.from_records(rows)).tolist() == [True, True, False, True, False]
 
 
 # --- columns: take, concat, state, append ----------------------------------------------------
 
-ROWS = [
+ROWS: list[dict[str, Any] | None] = [
     {"genre": "comedy", "year": 2020, "tags": ["a", "b"], "public": True},
     {"genre": "drama", "year": 2019.5, "tags": []},
     None,
@@ -391,7 +403,7 @@ ROWS = [
     {},
     {"year": "2020", "tags": ["b"], "genre": 3},
 ]
-PROBES = [
+PROBES: list[dict[str, Any]] = [
     {"genre": "comedy"},
     {"genre": {"$ne": "comedy"}},
     {"genre": {"$in": ["x", 3]}},
@@ -530,7 +542,7 @@ def test_state_round_trip_through_npz(tmp_path: Path) -> None:
     columns.append(ROWS[3:])
     state = columns.state()
     # Write it the way a slab file would: flat arrays, vocabularies as unicode arrays.
-    flat = {}
+    flat: dict[str, Any] = {}
     for name, arrays in state["fields"].items():
         for key, value in arrays.items():
             flat[f"{name}/{key}"] = np.asarray(value, dtype=str) if key == "vocab" else value

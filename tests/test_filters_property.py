@@ -105,7 +105,7 @@ def test_mask_after_take_concat_and_state(filter: dict[str, Any], data: list[Any
     assert restored == MetadataColumns.from_records(combined_rows)
     for policy in (True, False):
         expected = [reference_match(filter, row, negation_requires_field=policy) for row in combined_rows]
-        assert restored.mask if False else compiled.mask(restored, negation_requires_field=policy).tolist() == expected
+        assert compiled.mask(restored, negation_requires_field=policy).tolist() == expected
 
 
 @SETTINGS

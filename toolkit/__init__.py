@@ -34,6 +34,7 @@ from .errors import (
     UnimplementedError,
 )
 from .hookspecs import hookimpl, hookspec
+from .hybrid import hybrid_score_norm, merge_dedup
 from .index import Index
 from .lsn import Lsn
 from .scoring import Query, SearchResult
@@ -56,6 +57,8 @@ __all__ = [
     "SparseValues",
     "Lsn",
     "hookimpl",
+    "hybrid_score_norm",
+    "merge_dedup",
     "hookspec",
     "ToolkitError",
     "InvalidArgumentError",

@@ -276,13 +276,16 @@ class FieldColumn:
 
     def present(self) -> np.ndarray:
         """Return which rows hold the field (any type, including an empty list)."""
-        return self._data.kind != ABSENT
+        out: np.ndarray = self._data.kind != ABSENT
+        return out
 
     def equals(self, value: str | float | bool) -> np.ndarray:
         """Return which rows equal ``value``; bool never equals a number, strings are case-sensitive."""
         data = self._data
+        out: np.ndarray
         if isinstance(value, (bool, np.bool_)):
-            return data.kind == (TRUE if value else FALSE)
+            out = data.kind == (TRUE if value else FALSE)
+            return out
         if isinstance(value, str):
             code = self._vocab.index.get(value)
             if code is None:  # a string the field never held
@@ -293,7 +296,8 @@ class FieldColumn:
             return out
         if data.num is None:
             return np.zeros(data.n, bool)
-        return data.num == float(value)  # NaN (not a number) never compares equal
+        out = data.num == float(value)  # NaN (not a number) never compares equal
+        return out
 
     def isin(self, strings: Collection[str], numbers: np.ndarray) -> np.ndarray:
         """Return which rows equal one of ``strings`` or ``numbers`` (float64 array)."""
@@ -301,8 +305,9 @@ class FieldColumn:
         out = np.zeros(data.n, bool)
         codes = [c for c in (self._vocab.index.get(s) for s in strings) if c is not None]
         if codes:
-            # A lookup table over the vocabulary; its extra last slot answers code -1 (no string).
-            wanted = np.zeros(len(self._vocab) + 1, bool)
+            # A lookup table over the vocabulary whose extra last slot answers code -1 (no string);
+            # sized from the codes too, so a concurrent append can never reach that slot.
+            wanted = np.zeros(max(len(self._vocab), max(codes) + 1) + 1, bool)
             wanted[codes] = True
             if data.str_codes is not None:
                 out |= wanted[data.str_codes]
@@ -316,7 +321,8 @@ class FieldColumn:
         """Return ``op(value, bound)`` for number rows; rows of any other type never match."""
         if self._data.num is None:
             return np.zeros(self._data.n, bool)
-        return op(self._data.num, bound)  # NaN marks "not a number" and compares False
+        out: np.ndarray = op(self._data.num, bound)  # NaN marks "not a number" and compares False
+        return out
 
 
 class MetadataColumns:
@@ -553,9 +559,9 @@ def _decoded(data: _FieldData, strings: np.ndarray, *, as_lists: bool = True) ->
     """
     out: list[tuple[np.ndarray, Any]] = []
     rows = np.flatnonzero(data.kind == STR)
-    out.append((rows, strings[data.str_codes[rows]] if rows.size else np.empty(0, object)))
+    out.append((rows, strings[data.str_codes[rows]] if data.str_codes is not None else np.empty(0, object)))
     rows = np.flatnonzero(data.kind == NUM)
-    out.append((rows, data.num[rows] if rows.size else np.empty(0)))
+    out.append((rows, data.num[rows] if data.num is not None else np.empty(0)))
     rows = np.flatnonzero((data.kind == TRUE) | (data.kind == FALSE))
     out.append((rows, data.kind[rows] == TRUE))
     rows = np.flatnonzero(data.kind == LIST)
@@ -591,18 +597,30 @@ def _optional(saved: Any, dtype: Any, n: int, shape: tuple[int]) -> np.ndarray |
     return array
 
 
+def _arrays_by_kind(data: _FieldData) -> list[tuple[int, np.ndarray | None]]:
+    return [(STR, data.str_codes), (NUM, data.num), (LIST, data.list_indptr)]
+
+
+def _size(array: np.ndarray | None) -> int:
+    return 0 if array is None else int(array.size)
+
+
 def _check_restored(name: str, data: _FieldData, n: int, vocab_size: int) -> None:
     """Reject a state whose arrays disagree with each other (cheap, vectorised checks)."""
     problem = None
     if data.kind.shape != (n,):
         problem = f"kind has shape {data.kind.shape}, expected ({n},)"
-    elif data.str_codes is not None and data.str_codes.size and data.str_codes.max() >= vocab_size:
+    elif any((data.kind == kind).any() and array is None for kind, array in _arrays_by_kind(data)):
+        problem = "rows of some value type have no array holding their values"
+    elif data.str_codes is not None and data.str_codes.size and (
+        data.str_codes.min() < -1 or data.str_codes.max() >= vocab_size
+    ):
         problem = "a string code is outside the vocabulary"
     elif data.list_codes is not None and data.list_codes.size and (
         data.list_codes.min() < 0 or data.list_codes.max() >= vocab_size
     ):
         problem = "a list code is outside the vocabulary"
-    elif data.list_indptr is not None and data.list_indptr[-1] != (0 if data.list_codes is None else data.list_codes.size):
+    elif data.list_indptr is not None and data.list_indptr[-1] != _size(data.list_codes):
         problem = "list_indptr does not end at the number of list elements"
     if problem:
         raise InternalError(f"damaged metadata-columns state for field {name!r}: {problem}")

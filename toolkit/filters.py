@@ -190,7 +190,7 @@ _FIELD_OPERATORS: Final[dict[str, _FieldOperator]] = {
 
 @dataclass(frozen=True)
 class _LogicalOperator:
-    """``$and``/``$or``: how to combine the children's masks and the node that does it."""
+    """``$and``/``$or``: the tree node that combines the children's masks."""
 
     name: str
     node: type[_Logical]
@@ -243,6 +243,11 @@ class Filter(ABC):
         """
         out = self._mask(_Context(columns, negation_requires_field, filterable))
         return out.astype(bool, copy=False)
+
+    @property
+    def matches_all(self) -> bool:
+        """Return whether the filter matches every record, e.g. ``{"$and": [{}]}``."""
+        return self == _MATCH_ALL
 
     def fields(self) -> list[str]:
         """Return the field names the filter references, in order of first appearance."""
@@ -351,7 +356,8 @@ class And(_Logical):
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return super().to_dict() if self.children else {}
+        # Only {"$and": [{}]}-like filters compile to an empty AND; {} itself compiles to None.
+        return super().to_dict() if self.children else {"$and": [{}]}
 
 
 class Or(_Logical):
@@ -374,8 +380,20 @@ _LOGICAL_OPERATORS: Final[dict[str, _LogicalOperator]] = {
 }
 
 
+_MATCH_ALL: Final = And(())  # what {} compiles to inside $and/$or
+
+
 def _combine(node: type[_Logical], children: list[Filter]) -> Filter:
-    """Return the children combined by ``node``; a single child stands for itself."""
+    """Return the children combined by ``node``, simplified so that equal filters compare equal.
+
+    A match-all child (``{}``) vanishes from an AND and swallows an OR; a single remaining
+    child stands for itself.
+    """
+    if node is Or and _MATCH_ALL in children:
+        return _MATCH_ALL
+    children = [c for c in children if c != _MATCH_ALL]
+    if not children:
+        return _MATCH_ALL
     return children[0] if len(children) == 1 else node(tuple(children))
 
 
@@ -389,6 +407,9 @@ def compile_filter(
     max_in_values: int = 10_000,
 ) -> Filter | None:
     """Validate a filter and compile it; return None for "no filter" (None or ``{}``).
+
+    A non-empty filter that can only match everything, such as ``{"$and": [{}]}``, compiles
+    to a match-all ``Filter`` (``filter.matches_all`` is True), not to None.
 
     Raise ``FilterError`` with a ``path`` for anything search_spec §1.5 rejects. A ``Filter``
     passes through unchanged.
@@ -423,7 +444,7 @@ class _Compiler:
                 raise FilterError("field names must not be empty", path=path)
             else:
                 clauses.extend(self.field(key, value, _join(path, key)))
-        return _combine(And, clauses) if clauses else And(())
+        return _combine(And, clauses)
 
     def logical(self, key: str, value: Any, path: str, depth: int) -> Filter:
         spec = _LOGICAL_OPERATORS.get(key)
@@ -435,7 +456,9 @@ class _Compiler:
                     f"only {allowed} may appear at the top level of a filter",
                     path=path,
                 )
-            raise FilterError(f"unknown operator {key}; only {allowed} may appear at the top level of a filter", path=path)
+            raise FilterError(
+                f"unknown operator {key}; only {allowed} may appear at the top level of a filter", path=path
+            )
         if not isinstance(value, (list, tuple)) or not value:
             got = "an empty list" if isinstance(value, (list, tuple)) else _type_name(value)
             raise FilterError(f"expected a non-empty list of filter objects for {key}, got {got}", path=path)
@@ -461,7 +484,9 @@ class _Compiler:
         if spec is None:
             known = ", ".join(_FIELD_OPERATORS)
             if op in _LOGICAL_OPERATORS:
-                raise FilterError(f"{op} combines filters, it cannot be applied to a field; use it at the top level", path=path)
+                raise FilterError(
+                    f"{op} combines filters, it cannot be applied to a field; use it at the top level", path=path
+                )
             if not (isinstance(op, str) and op.startswith("$")):
                 raise FilterError(
                     f"expected an operator ({known}), got key {op!r}; nested metadata objects are not allowed",
@@ -470,8 +495,12 @@ class _Compiler:
             raise FilterError(f"unknown operator {op}; expected one of {known}", path=path)
         parsed = spec.operand.parse(value, op, path, self.limits)
         if parsed is _INVALID:
-            hint = " (use $in to match any of several values)" if spec.operand is _SCALAR and isinstance(value, (list, tuple)) else ""
-            raise FilterError(f"expected {spec.operand.description} for {op}, got {_type_name(value)}{hint}", path=path)
+            hint = ""
+            if spec.operand is _SCALAR and isinstance(value, (list, tuple)):
+                hint = " (use $in to match any of several values)"
+            raise FilterError(
+                f"expected {spec.operand.description} for {op}, got {_type_name(value)}{hint}", path=path
+            )
         return parsed
 
 

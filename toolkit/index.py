@@ -222,6 +222,8 @@ class Index:
             current = None if ns is None else ns.find([record_id]).get(record_id)
             if ns is None or current is None:  # unknown id: 200 OK, nothing changes (D:19726)
                 lsn = None if ns is None else ns.next_lsn()
+                if ns is not None:  # the write is accepted and applied (as nothing): reads reflect it
+                    ns.apply_noop(lsn)
                 self._record("update", ns_name, started, write_units=cost.MIN_WRITE_UNITS, lsn=lsn)
                 return WriteResponse(lsn, Usage(write_units=cost.MIN_WRITE_UNITS))
             rows, row = current
@@ -259,7 +261,8 @@ class Index:
         if not set_metadata:
             raise InvalidArgumentError("update by filter needs set_metadata", path="set_metadata")
         compiled = self._compile(filter)
-        assert compiled is not None
+        if compiled is None or compiled.matches_all:
+            raise InvalidArgumentError("update by filter needs a filter that can exclude records", path="filter")
         check_metadata(set_metadata, self.settings.max_metadata_bytes, "set_metadata")
         with self._lock:
             ns = self._namespace(ns_name)
@@ -281,11 +284,14 @@ class Index:
                     record["sparse_values"] = sparse
                 records.append(record)
                 old += ns.live[record_id]
+            batches = [  # parse every chunk before anything changes: a bad record rejects the request
+                parse_records(records[start : start + 1000], self.config.shape,
+                              max_metadata_bytes=self.settings.max_metadata_bytes,
+                              sparse_max_nnz=self.settings.sparse_max_nnz, max_request_bytes=None)
+                for start in range(0, len(records), 1000)
+            ]
             lsn = ns.next_lsn()
-            for start in range(0, len(records), 1000):  # parse in request-sized chunks
-                chunk = records[start : start + 1000]
-                batch = parse_records(chunk, self.config.shape, max_metadata_bytes=self.settings.max_metadata_bytes,
-                                      sparse_max_nnz=self.settings.sparse_max_nnz)
+            for batch in batches:
                 ns.upsert(batch, lsn)
             new = sum(ns.live[i] for i in targets)
         units = cost.write_units(new, old)
@@ -318,6 +324,9 @@ class Index:
             if not filter:
                 raise InvalidArgumentError("delete by filter needs a non-empty filter", path="filter")
             compiled = self._compile(filter)
+            if compiled is None or compiled.matches_all:  # e.g. {"$and": [{}]}: use delete_all=True
+                raise InvalidArgumentError("delete by filter needs a filter that can exclude records; "
+                                           "use delete_all=True to empty the namespace", path="filter")
         wanted = self._check_ids(ids, "ids") if ids is not None else None
         with self._lock:
             ns = self._namespace(ns_name)

@@ -80,6 +80,10 @@ class Namespace:
         self.last_lsn = Lsn(self.last_lsn + 1)
         return self.last_lsn
 
+    def apply_noop(self, lsn: Lsn) -> None:
+        """Apply an accepted write that changes no record (an update of an unknown id)."""
+        self._applied(lsn)
+
     def _applied(self, lsn: Lsn) -> None:
         self.max_indexed_lsn = max(self.max_indexed_lsn, lsn)
         self._sorted_ids = None

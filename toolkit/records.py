@@ -91,7 +91,12 @@ def check_dense_matrix(values: Sequence[Any], dimension: int, path_of: Any) -> n
                 arr = np.asarray(row, dtype=np.float32)
             except (TypeError, ValueError):
                 raise InvalidArgumentError("dense values must be numbers", path=path_of(i)) from None
-            if arr.ndim != 1 or arr.size != dimension:
+            if arr.ndim != 1:
+                raise InvalidArgumentError(
+                    f"dense values must be a flat list of {dimension} numbers, got an array of shape {arr.shape}",
+                    path=path_of(i),
+                )
+            if arr.size != dimension:
                 raise InvalidArgumentError(
                     f"Vector dimension {arr.size} does not match the dimension of the index {dimension}",
                     path=path_of(i),
@@ -105,9 +110,18 @@ def check_dense_matrix(values: Sequence[Any], dimension: int, path_of: Any) -> n
 
 
 def parse_records(
-    items: Iterable[Any], shape: IndexShape, *, max_metadata_bytes: int, sparse_max_nnz: int
+    items: Iterable[Any],
+    shape: IndexShape,
+    *,
+    max_metadata_bytes: int,
+    sparse_max_nnz: int,
+    max_request_bytes: int | None = MAX_UPSERT_BYTES,
 ) -> RecordBatch:
-    """Validate an upsert request and return it as a columnar batch."""
+    """Validate an upsert request and return it as a columnar batch.
+
+    ``max_request_bytes=None`` lifts the 2 MB request limit, for batches the toolkit builds
+    itself (update by filter rewrites whole records that the user never sent).
+    """
     if isinstance(items, (str, bytes, dict)) or not hasattr(items, "__iter__"):
         raise InvalidArgumentError("vectors must be a list of records", path="vectors")
     items = list(items)
@@ -166,9 +180,9 @@ def parse_records(
     id_bytes = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
     sizes = record_bytes(id_bytes, dimension, rows.nnz_per_row(), metadata_bytes)
     total = int(sizes.sum())
-    if total > MAX_UPSERT_BYTES:
+    if max_request_bytes is not None and total > max_request_bytes:
         raise InvalidArgumentError(
-            f"the upsert request is {total} bytes; at most {MAX_UPSERT_BYTES} (2 MB) per request — send smaller batches",
+            f"the upsert request is {total} bytes; at most {max_request_bytes} (2 MB) per request — send smaller batches",
             path="vectors",
         )
     return RecordBatch(ids, dense, rows, metadata, sizes.astype(np.int64))

@@ -1,0 +1,73 @@
+"""A REST server that speaks the reference service's API, so its official SDK works unmodified.
+
+From a shell::
+
+    python -m toolkit serve --port 5080 [--path vectors.db] [--api-key KEY]
+
+From a notebook, serving a client you already hold (in a background thread)::
+
+    server = toolkit.server.start(client, port=5080)
+    pc = Pinecone(api_key="local", host=server.url)
+    ...
+    server.stop()
+
+Index hosts are ``http://<host>:<port>/index/<name>`` on the same port (see ``app``).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+from .app import create_app
+
+__all__ = ["create_app", "start", "BackgroundServer"]
+
+
+class BackgroundServer:
+    """A uvicorn server on a daemon thread; ``url`` is its control-plane base URL."""
+
+    def __init__(self, app: Any, host: str, port: int, log_level: str = "warning") -> None:
+        import uvicorn
+
+        if port == 0:
+            with socket.socket() as sock:
+                sock.bind((host, 0))
+                port = sock.getsockname()[1]
+        self.host, self.port = host, port
+        self.url = f"http://{host}:{port}"
+        config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
+                                lifespan="on", timeout_graceful_shutdown=10)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name=f"toolkit-server-{port}", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> BackgroundServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start on {self.url}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+    def __enter__(self) -> BackgroundServer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"BackgroundServer(url={self.url!r}, running={self._thread.is_alive()})"
+
+
+def start(client: Any = None, *, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None,
+          log_level: str = "warning", **app_options: Any) -> BackgroundServer:
+    """Serve ``client`` (or a new in-memory one) on a background thread; ``port=0`` picks a free port."""
+    app = create_app(client, api_key=api_key, **app_options)
+    return BackgroundServer(app, host, port, log_level).start()

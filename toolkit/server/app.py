@@ -1,0 +1,457 @@
+"""The ASGI app: the reference service's REST API over a ``toolkit.Client`` (starlette).
+
+Hosts. The control plane lives at the server root (``/indexes``...). Each index's data plane
+lives under a path prefix on the same port, ``/index/{name}``, and describe_index returns it
+as the index host, scheme included: ``http://127.0.0.1:5080/index/demo``. The SDK appends its
+paths to that host verbatim (``.../index/demo/vectors/upsert``), and ``_validate_host`` accepts
+it because ``127.0.0.1`` has dots (``localhost`` works too). The host is built from the
+request's ``Host`` header, so clients get back the address they dialled; ``public_url``
+overrides it (behind a proxy, or when binding 0.0.0.0).
+
+Every handler does its JSON parsing, toolkit call and serialisation in the threadpool; the
+event loop only moves bytes. The toolkit's Client and Index locks make concurrent requests
+safe. Bodies are size-checked before they are parsed, and every request is validated as a
+whole before the toolkit changes anything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import unquote
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..errors import InvalidArgumentError, ToolkitError, UnauthenticatedError
+from ..pagination import decode_token, encode_token
+from ..records import MAX_UPSERT_BYTES
+from . import wire
+from .errors import Plane, error_response, not_found_route, plane_of, unexpected, unsupported
+from .headers import lsn_headers, namespace_lsns, request_id
+
+logger = logging.getLogger("toolkit.server")
+
+# Upserts are limited to 2 MB of *records* (4 B per float + metadata, enforced by the toolkit);
+# their JSON is several times larger (a float32 printed as float64 text takes ~20 characters),
+# so the raw body gets 8x slack. Any other request is far smaller.
+DEFAULT_MAX_UPSERT_BODY = 8 * MAX_UPSERT_BYTES
+DEFAULT_MAX_BODY = 4_000_000
+DRAIN_FACTOR = 4  # read and drop up to 4x the limit so the client sees our 400, then stop reading
+DATA_PREFIX = "/index"
+_HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
+
+@dataclass
+class ServerConfig:
+    """What the app needs besides the client."""
+
+    api_key: str | None = None
+    public_url: str | None = None
+    max_upsert_body: int = DEFAULT_MAX_UPSERT_BODY
+    max_body: int = DEFAULT_MAX_BODY
+    close_client: bool = False  # close the client on shutdown (when the app created it)
+    description: str = "in memory"
+
+
+@dataclass
+class Call:
+    """What a handler sees of a request (built on the event loop, used in the threadpool)."""
+
+    method: str
+    path: str
+    raw_path: str
+    path_params: dict[str, Any]
+    query: QueryParams
+    body: bytes
+    base_url: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def json(self) -> dict[str, Any]:
+        return wire.loads(self.body)
+
+
+Result = tuple[int, Any, Mapping[str, str]]  # (status, JSON-able payload or None, headers)
+Handler = Callable[[Any, Call], Result]
+
+
+# -- the handlers --------------------------------------------------------------------------------
+
+
+class Handlers:
+    """The REST calls, one method each, on top of one ``toolkit.Client``."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    # control plane
+    def _model(self, model: Any, call: Call) -> dict[str, Any]:
+        return wire.index_model(model, f"{call.base_url}{DATA_PREFIX}/{model.name}")
+
+    def list_indexes(self, call: Call) -> Result:
+        return 200, {"indexes": [self._model(m, call) for m in self.client.list_indexes()]}, {}
+
+    def create_index(self, call: Call) -> Result:
+        kwargs = wire.create_index_request(call.json())
+        model = self.client.create_index(**kwargs)
+        logger.info("created index %r", model.name)
+        return 201, self._model(model, call), {}
+
+    def describe_index(self, call: Call) -> Result:
+        return 200, self._model(self.client.describe_index(call.path_params["name"]), call), {}
+
+    def configure_index(self, call: Call) -> Result:
+        kwargs = wire.configure_index_request(call.json())
+        model = self.client.configure_index(call.path_params["name"], **kwargs)
+        return 202, self._model(model, call), {}
+
+    def delete_index(self, call: Call) -> Result:
+        self.client.delete_index(call.path_params["name"])
+        logger.info("deleted index %r", call.path_params["name"])
+        return 202, None, {}
+
+    # data plane
+    def _index(self, call: Call) -> Any:
+        return self.client.Index(name=call.path_params["index"])
+
+    def upsert(self, call: Call) -> Result:
+        index = self._index(call)
+        records, namespace = wire.upsert_request(call.json())
+        resp = index.upsert(vectors=records, namespace=namespace, show_progress=False)
+        _, indexed = namespace_lsns(index, namespace)
+        return 200, {"upsertedCount": int(resp.upserted_count)}, lsn_headers(resp.lsn, indexed)
+
+    def query(self, call: Call) -> Result:
+        index = self._index(call)
+        kwargs = wire.pick(call.json(), wire.QUERY_FIELDS)
+        resp = index.query(**kwargs)
+        committed, _ = namespace_lsns(index, kwargs.get("namespace"))
+        return 200, wire.query_response(resp), lsn_headers(committed, resp.max_indexed_lsn)
+
+    def fetch(self, call: Call) -> Result:
+        index = self._index(call)
+        namespace = wire.query_params_one(call.query, "namespace")
+        resp = index.fetch(ids=call.query.getlist("ids"), namespace=namespace)
+        committed, _ = namespace_lsns(index, namespace)
+        return 200, wire.fetch_response(resp), lsn_headers(committed, resp.max_indexed_lsn)
+
+    def update(self, call: Call) -> Result:
+        index = self._index(call)
+        kwargs = wire.pick(call.json(), wire.UPDATE_FIELDS)
+        resp = index.update(**kwargs)
+        committed, indexed = namespace_lsns(index, kwargs.get("namespace"))
+        lsn = resp.lsn if resp.lsn is not None else committed
+        return 200, wire.update_response(resp, "filter" in kwargs), lsn_headers(lsn, indexed)
+
+    def delete(self, call: Call) -> Result:
+        index = self._index(call)
+        kwargs = wire.pick(call.json(), wire.DELETE_FIELDS)
+        resp = index.delete(**kwargs)
+        committed, indexed = namespace_lsns(index, kwargs.get("namespace"))
+        lsn = resp.lsn if resp.lsn is not None else committed
+        return 200, {}, lsn_headers(lsn, indexed)
+
+    def list_vectors(self, call: Call) -> Result:
+        index = self._index(call)
+        q = call.query
+        token = wire.query_params_one(q, "paginationToken")
+        if token is None:
+            token = wire.query_params_one(q, "pagination_token")
+        namespace = wire.query_params_one(q, "namespace")
+        resp = index.list_paginated(
+            prefix=wire.query_params_one(q, "prefix"),
+            limit=wire.query_params_one(q, "limit", wire.int_param),
+            pagination_token=token,
+            namespace=namespace,
+        )
+        committed, _ = namespace_lsns(index, namespace)
+        return 200, wire.list_response(resp), lsn_headers(committed, resp.max_indexed_lsn)
+
+    def describe_index_stats(self, call: Call) -> Result:
+        index = self._index(call)
+        kwargs = wire.pick(call.json(), wire.STATS_FIELDS) if call.method == "POST" else {}
+        resp = index.describe_index_stats(**kwargs)
+        return 200, wire.stats_response(resp), lsn_headers(*namespace_lsns(index, every=True))
+
+    def list_namespaces(self, call: Call) -> Result:
+        index = self._index(call)
+        q = call.query
+        prefix = wire.query_params_one(q, "prefix") or None
+        limit = wire.query_params_one(q, "limit", wire.int_param)
+        if limit is None:
+            limit = index.settings.list_default_limit
+        if limit < 1:
+            raise InvalidArgumentError(f"limit must be a positive integer, got {limit}", path="limit")
+        token = wire.query_params_one(q, "paginationToken")
+        if token is None:
+            token = wire.query_params_one(q, "pagination_token")
+        after = None if token is None else decode_token(token, prefix)
+        names = [d for d in index.list_namespaces() if prefix is None or d.name.startswith(prefix)]
+        rest = names if after is None else [d for d in names if d.name > after]
+        page = rest[:limit]
+        out: dict[str, Any] = {"namespaces": [wire.namespace_description(d) for d in page]}
+        if len(rest) > limit and page:
+            out["pagination"] = {"next": encode_token(page[-1].name, prefix)}
+        out["total_count"] = len(names)
+        return 200, out, lsn_headers(*namespace_lsns(index, every=True))
+
+    def describe_namespace(self, call: Call) -> Result:
+        index = self._index(call)
+        namespace = call.extra["namespace"]
+        desc = index.describe_namespace(namespace)
+        return 200, wire.namespace_description(desc), lsn_headers(*namespace_lsns(index, namespace))
+
+    def delete_namespace(self, call: Call) -> Result:
+        index = self._index(call)
+        namespace = call.extra["namespace"]
+        committed, indexed = namespace_lsns(index, namespace)
+        index.delete_namespace(namespace)
+        return 202, None, lsn_headers(committed, indexed)
+
+    @staticmethod
+    def health(call: Call) -> Result:
+        return 200, {"status": "ok"}, {}
+
+
+# -- plumbing --------------------------------------------------------------------------------
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Read the body, refusing (with a 400) one over ``limit`` bytes, before anything is parsed."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise InvalidArgumentError("Content-Length is not a number", path="body") from None
+        if size > limit:
+            await _drain(request, limit)
+            raise _too_large(size, limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            await _drain(request, limit, size)
+            raise _too_large(size, limit, at_least=True)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _drain(request: Request, limit: int, seen: int = 0) -> None:
+    """Read and drop the rest of a refused body (up to a cap) so the client can read our 400."""
+    with contextlib.suppress(ClientDisconnect, RuntimeError):
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if seen > DRAIN_FACTOR * limit:
+                return
+
+
+def _too_large(size: int, limit: int, at_least: bool = False) -> InvalidArgumentError:
+    what = f"more than {limit}" if at_least else str(size)
+    return InvalidArgumentError(
+        f"request body is {what} bytes; this server accepts at most {limit} bytes per request "
+        f"(upserts are limited to 2 MB of records and 1000 records) — send smaller batches",
+        path="body",
+    )
+
+
+def _base_url(request: Request, public_url: str | None) -> str:
+    if public_url:
+        return public_url.rstrip("/")
+    host = request.headers.get("host", "")
+    if host and _HOST_HEADER.match(host) and ("." in host or "localhost" in host.lower()):
+        return f"http://{host}"
+    server = request.scope.get("server") or ("127.0.0.1", 80)
+    address = server[0] if server[0] not in ("0.0.0.0", "::", "", None) else "127.0.0.1"
+    if ":" in address:
+        address = f"[{address}]"
+    return f"http://{address}:{server[1]}"
+
+
+def _raw_namespace(request: Request) -> str:
+    """The namespace of ``/index/{name}/namespaces/{ns}``, split on the raw path (G9: '/' is %2F)."""
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, (bytes, bytearray)):
+        text = bytes(raw).decode("latin-1").split("?", 1)[0]
+        marker = "/namespaces/"
+        at = text.find(marker)
+        if at >= 0:
+            return unquote(text[at + len(marker):], encoding="utf-8", errors="strict")
+    return request.path_params.get("ns", "")
+
+
+def _endpoint(handlers: Handlers, method: Callable[[Call], Result], plane: Plane, limit: int,
+              config: ServerConfig, *, namespace_in_path: bool = False) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        headers = {"x-pinecone-request-id": request_id()}
+        try:
+            body = b""
+            if request.method in ("POST", "PATCH", "PUT"):
+                body = await read_body(request, limit)
+            call = Call(request.method, request.url.path, "", dict(request.path_params), request.query_params,
+                        body, _base_url(request, config.public_url))
+            if namespace_in_path:
+                call.extra["namespace"] = _raw_namespace(request)
+
+            def run() -> tuple[int, bytes | None, Mapping[str, str]]:
+                status, payload, extra = method(call)
+                return status, None if payload is None else wire.dumps(payload), extra
+
+            status, content, extra = await run_in_threadpool(run)
+        except ToolkitError as exc:
+            return error_response(exc, plane, headers)
+        except ClientDisconnect:
+            return Response(status_code=499)
+        except Exception as exc:  # a bug: 500, logged, never a traceback on the wire
+            return unexpected(exc, plane, headers)
+        headers.update(extra)
+        if content is None:
+            return Response(status_code=status, headers=headers)
+        return Response(content, status_code=status, headers=headers, media_type="application/json")
+
+    return endpoint
+
+
+def _unsupported(what: str) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        return error_response(unsupported(what), plane_of(request.url.path),
+                              {"x-pinecone-request-id": request_id()})
+
+    return endpoint
+
+
+class ApiKeyMiddleware:
+    """Refuse (401) every request without the right ``Api-Key`` header, before reading its body."""
+
+    def __init__(self, app: ASGIApp, api_key: str) -> None:
+        self.app = app
+        self.key = api_key.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            given = next((v for k, v in scope["headers"] if k == b"api-key"), None)
+            if given is None or not hmac.compare_digest(given, self.key):
+                reason = "missing Api-Key header" if given is None else "invalid API key"
+                exc = UnauthenticatedError(f"{reason}; this server requires the key it was started with")
+                response = error_response(exc, plane_of(scope.get("path", "")),
+                                          {"x-pinecone-request-id": request_id()})
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    client: Any = None,
+    *,
+    path: str | None = None,
+    api_key: str | None = None,
+    public_url: str | None = None,
+    settings: Any = None,
+    max_upsert_body: int = DEFAULT_MAX_UPSERT_BODY,
+    max_body: int = DEFAULT_MAX_BODY,
+    close_client: bool | None = None,
+) -> Starlette:
+    """Return the ASGI app serving ``client`` (or a new ``toolkit.Client(path=path)``).
+
+    ``api_key``: require this ``Api-Key`` on every request (None: keys are ignored, as in
+    the reference emulator). ``public_url``: the base of the index hosts describe_index
+    returns (default: from the request's Host header). A client the app creates is closed
+    on shutdown; one passed in is left to its owner unless ``close_client=True``.
+    """
+    description = "in memory (data is lost on exit)" if path is None else f"persistent at {path}"
+    if client is None:
+        from ..client import Client
+
+        client = Client(path, settings=settings) if path is not None else Client(settings=settings)
+        close_client = True if close_client is None else close_client
+    config = ServerConfig(api_key=api_key or None, public_url=public_url, max_upsert_body=max_upsert_body,
+                          max_body=min(max_body, max_upsert_body), close_client=bool(close_client),
+                          description=description)
+    handlers = Handlers(client)
+    h = handlers
+
+    def route(path: str, method: Callable[[Call], Result], methods: Iterable[str], plane: Plane,
+              limit: int | None = None, **kw: Any) -> Route:
+        return Route(path, _endpoint(h, method, plane, limit or config.max_body, config, **kw),
+                     methods=list(methods))
+
+    d = f"{DATA_PREFIX}/{{index}}"
+    routes = [
+        route("/health", h.health, ["GET"], "control"),
+        route("/indexes", h.list_indexes, ["GET"], "control"),
+        route("/indexes", h.create_index, ["POST"], "control"),
+        Route("/indexes/create-for-model", _unsupported("integrated-embedding index creation"),
+              methods=["POST"]),
+        route("/indexes/{name}", h.describe_index, ["GET"], "control"),
+        route("/indexes/{name}", h.configure_index, ["PATCH"], "control"),
+        route("/indexes/{name}", h.delete_index, ["DELETE"], "control"),
+        Route("/collections", _unsupported("collections"), methods=["GET", "POST"]),
+        Route("/backups", _unsupported("backups"), methods=["GET", "POST"]),
+        route(f"{d}/vectors/upsert", h.upsert, ["POST"], "data", config.max_upsert_body),
+        route(f"{d}/query", h.query, ["POST"], "data"),
+        route(f"{d}/vectors/fetch", h.fetch, ["GET"], "data"),
+        route(f"{d}/vectors/update", h.update, ["POST"], "data"),
+        route(f"{d}/vectors/delete", h.delete, ["POST"], "data"),
+        route(f"{d}/vectors/list", h.list_vectors, ["GET"], "data"),
+        route(f"{d}/describe_index_stats", h.describe_index_stats, ["POST", "GET"], "data"),
+        route(f"{d}/namespaces", h.list_namespaces, ["GET"], "data"),
+        Route(f"{d}/namespaces", _unsupported("create_namespace (namespaces are created by upsert)"),
+              methods=["POST"]),
+        route(f"{d}/namespaces/{{ns:path}}", h.describe_namespace, ["GET"], "data", namespace_in_path=True),
+        route(f"{d}/namespaces/{{ns:path}}", h.delete_namespace, ["DELETE"], "data", namespace_in_path=True),
+        Route(f"{d}/vectors/fetch_by_metadata", _unsupported("fetch_by_metadata"), methods=["POST"]),
+        Route(f"{d}/records/namespaces/{{ns:path}}", _unsupported("integrated records (upsert_records/search)"),
+              methods=["POST"]),
+        Route(f"{d}/bulk/imports", _unsupported("bulk import"), methods=["GET", "POST"]),
+    ]
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        plane = plane_of(request.url.path)
+        headers = {"x-pinecone-request-id": request_id()}
+        if exc.status_code == 405:
+            err: ToolkitError = InvalidArgumentError(f"method {request.method} is not allowed on {request.url.path}")
+            response = error_response(err, plane, headers)
+            response.status_code = 405
+            return response
+        if exc.status_code == 404:
+            return error_response(not_found_route(request.method, request.url.path), plane, headers)
+        err = InvalidArgumentError(str(exc.detail))
+        response = error_response(err, plane, headers)
+        response.status_code = exc.status_code
+        return response
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        if config.api_key is None:
+            logger.warning("no --api-key given: Api-Key headers are ignored and every request is served "
+                           "(like the reference emulator)")
+        else:
+            logger.info("requests must carry the Api-Key this server was started with")
+        logger.info("serving %s", config.description)
+        try:
+            yield
+        finally:
+            if config.close_client:
+                close = getattr(client, "close", None)
+                if callable(close):
+                    await run_in_threadpool(close)
+                    logger.info("store closed; every acknowledged write is on disk")
+
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
+    if config.api_key is not None:
+        app.add_middleware(ApiKeyMiddleware, api_key=config.api_key)
+    app.state.client = client
+    app.state.config = config
+    return app

@@ -1,0 +1,54 @@
+"""Response headers: request ids and the LSN headers every data-plane response carries.
+
+SDK 10.x reads ``lsn_committed`` from ``x-pinecone-request-lsn`` (falling back to
+``x-pinecone-lsn-committed``) and ``lsn_reconciled`` from ``x-pinecone-max-indexed-lsn``
+(falling back to ``x-pinecone-lsn-reconciled``); 9.x reads only the newer pair (sdk_wire §6).
+So all four are sent. LSNs are per namespace (dataplane_spec §10): a write reports its own
+LSN; a read reports the namespace's newest committed LSN and the highest LSN it reflects;
+index-wide calls (stats, namespace listing) report the maximum over namespaces.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from typing import Any
+
+from ..identifiers import canonical_namespace
+
+_PREFIX = os.urandom(4).hex()
+_COUNTER = itertools.count(1)
+
+
+def request_id() -> str:
+    """A unique id per request (``x-pinecone-request-id``); cheap: process prefix + counter."""
+    return f"{_PREFIX}-{next(_COUNTER):08x}"
+
+
+def lsn_headers(committed: int | None, reconciled: int | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if committed is not None:
+        out["x-pinecone-request-lsn"] = out["x-pinecone-lsn-committed"] = str(int(committed))
+    if reconciled is not None:
+        out["x-pinecone-max-indexed-lsn"] = out["x-pinecone-lsn-reconciled"] = str(int(reconciled))
+    return out
+
+
+def namespace_lsns(index: Any, namespace: Any = None, *, every: bool = False) -> tuple[int | None, int | None]:
+    """Return (newest committed LSN, max indexed LSN) of one namespace, or the max over all.
+
+    The toolkit ``Index`` has no public accessor for these yet, so this reads them under the
+    index lock; if the internals change it answers (None, None) and the headers are left out.
+    """
+    try:
+        with index._lock:
+            if every:
+                spaces = list(index._namespaces.values())
+            else:
+                ns = index._namespaces.get(canonical_namespace(namespace))
+                spaces = [] if ns is None else [ns]
+            committed = max((int(ns.last_lsn) for ns in spaces), default=0)
+            indexed = max((int(ns.max_indexed_lsn) for ns in spaces), default=0)
+        return committed, indexed
+    except (AttributeError, TypeError):
+        return None, None

@@ -1,0 +1,502 @@
+"""Wire bodies: the SDK's JSON (camelCase data plane, snake_case control plane and namespaces)
+to toolkit keyword arguments, and toolkit responses back to JSON.
+
+Every request field is type-checked here before the toolkit sees it, so a wrong JSON type
+becomes a 400 that names the field instead of a surprise deeper down. JSON ``null`` means
+"absent" (the proto3 JSON rule). Both spellings of a data-plane key are accepted
+(``topK``/``top_k``), as the reference service's JSON mapping does; unknown keys are ignored
+so newer SDKs keep working. Facts: /work/shared/spec/sdk_wire.md §2-§4.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+
+_NUMBER_TYPES = frozenset({int, float})
+
+# -- JSON ----------------------------------------------------------------------------------
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def loads(body: bytes) -> dict[str, Any]:
+    """Parse a request body into a JSON object; an empty body is ``{}``."""
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body, parse_constant=_reject_constant)
+    except RecursionError:
+        raise InvalidArgumentError("malformed JSON: nested too deeply", path="body") from None
+    except UnicodeDecodeError as exc:
+        raise InvalidArgumentError(f"malformed JSON: not UTF-8 ({exc.reason})", path="body") from None
+    except ValueError as exc:
+        raise InvalidArgumentError(f"malformed JSON: {exc}", path="body") from None
+    if not isinstance(data, dict):
+        raise InvalidArgumentError(f"the request body must be a JSON object, got {_json_type(data)}", path="body")
+    return data
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def dumps(data: Any) -> bytes:
+    """Serialise a response body (compact UTF-8; numpy scalars and arrays allowed)."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=_default).encode()
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+# -- field checkers --------------------------------------------------------------------------
+
+
+def _wrong(path: str, expected: str, value: Any) -> InvalidArgumentError:
+    return InvalidArgumentError(f"must be {expected}, got {_json_type(value)}", path=path)
+
+
+def as_str(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise _wrong(path, "a string", value)
+    return value
+
+
+def as_int(value: Any, path: str) -> int:
+    if type(value) is not int:
+        if type(value) is float and value.is_integer():
+            return int(value)  # proto3 JSON allows 5.0 for an integer field
+        raise _wrong(path, "an integer", value)
+    return value
+
+
+def as_bool(value: Any, path: str) -> bool:
+    if type(value) is not bool:
+        raise _wrong(path, "true or false", value)
+    return value
+
+
+def as_object(value: Any, path: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _wrong(path, "an object", value)
+    return value
+
+
+def as_numbers(value: Any, path: str) -> list[Any]:
+    """A flat list of JSON numbers (booleans are not numbers)."""
+    if not isinstance(value, list):
+        raise _wrong(path, "an array of numbers", value)
+    if not _NUMBER_TYPES.issuperset(map(type, value)):
+        for i, item in enumerate(value):
+            if type(item) not in _NUMBER_TYPES:
+                raise _wrong(f"{path}[{i}]", "a number", item)
+    return value
+
+
+def as_strings(value: Any, path: str) -> list[str]:
+    if not isinstance(value, list):
+        raise _wrong(path, "an array of strings", value)
+    for i, item in enumerate(value):
+        if not isinstance(item, str):
+            raise _wrong(f"{path}[{i}]", "a string", item)
+    return value
+
+
+def as_sparse(value: Any, path: str) -> dict[str, list[Any]]:
+    """``{"indices": [uint32...], "values": [number...]}``."""
+    obj = as_object(value, path)
+    unknown = set(obj) - {"indices", "values"}
+    if unknown:
+        raise InvalidArgumentError(f"unknown sparse vector keys {sorted(unknown)}; expected indices and values",
+                                   path=path)
+    if "indices" not in obj or "values" not in obj:
+        raise InvalidArgumentError("a sparse vector needs both 'indices' and 'values'", path=path)
+    indices = obj["indices"]
+    if not isinstance(indices, list):
+        raise _wrong(f"{path}.indices", "an array of integers", indices)
+    for i, item in enumerate(indices):
+        if type(item) is not int:
+            raise _wrong(f"{path}.indices[{i}]", "an integer", item)
+        if not 0 <= item <= 2**32 - 1:
+            raise InvalidArgumentError(f"sparse indices must be in 0..4294967295, got {item}",
+                                       path=f"{path}.indices[{i}]")
+    return {"indices": indices, "values": as_numbers(obj["values"], f"{path}.values")}
+
+
+def as_namespace(value: Any, path: str = "namespace") -> str:
+    return as_str(value, path)
+
+
+def _refuse(value: Any, path: str) -> Any:
+    raise InvalidArgumentError("is deprecated and not supported; send one query per request", path=path)
+
+
+Checker = Callable[[Any, str], Any]
+
+
+def pick(body: Mapping[str, Any], fields: Mapping[str, tuple[str, Checker]]) -> dict[str, Any]:
+    """Map wire keys (either spelling) to checked keyword arguments; null means absent."""
+    out: dict[str, Any] = {}
+    seen: dict[str, str] = {}
+    for key, value in body.items():
+        spec = fields.get(key)
+        if spec is None or value is None:
+            continue
+        name, check = spec
+        if name in seen and seen[name] != key:
+            raise InvalidArgumentError(f"give either {seen[name]!r} or {key!r}, not both", path=key)
+        seen[name] = key
+        out[name] = check(value, key)
+    return out
+
+
+def _both(camel: str, snake: str, checker: Checker) -> dict[str, tuple[str, Checker]]:
+    return {camel: (snake, checker), snake: (snake, checker)}
+
+
+# -- data plane: requests ----------------------------------------------------------------------
+
+QUERY_FIELDS: dict[str, tuple[str, Checker]] = {
+    **_both("topK", "top_k", as_int),
+    "vector": ("vector", as_numbers),
+    **_both("sparseVector", "sparse_vector", as_sparse),
+    "id": ("id", as_str),
+    "namespace": ("namespace", as_namespace),
+    "filter": ("filter", as_object),
+    **_both("includeValues", "include_values", as_bool),
+    **_both("includeMetadata", "include_metadata", as_bool),
+    "queries": ("queries", _refuse),
+}
+
+UPDATE_FIELDS: dict[str, tuple[str, Checker]] = {
+    "id": ("id", as_str),
+    "values": ("values", as_numbers),
+    **_both("sparseValues", "sparse_values", as_sparse),
+    **_both("setMetadata", "set_metadata", as_object),
+    "namespace": ("namespace", as_namespace),
+    "filter": ("filter", as_object),
+    **_both("dryRun", "dry_run", as_bool),
+}
+
+DELETE_FIELDS: dict[str, tuple[str, Checker]] = {
+    "ids": ("ids", as_strings),
+    **_both("deleteAll", "delete_all", as_bool),
+    "namespace": ("namespace", as_namespace),
+    "filter": ("filter", as_object),
+}
+
+STATS_FIELDS: dict[str, tuple[str, Checker]] = {"filter": ("filter", as_object)}
+
+_RECORD_KEYS = {"id", "values", "sparseValues", "sparse_values", "metadata"}
+
+
+def upsert_request(body: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """Return (records for ``Index.upsert``, namespace) from ``{"vectors": [...], "namespace"?}``."""
+    vectors = body.get("vectors")
+    if vectors is None:
+        raise InvalidArgumentError("is required: an array of 1 to 1000 records", path="vectors")
+    if not isinstance(vectors, list):
+        raise _wrong("vectors", "an array of records", vectors)
+    namespace = body.get("namespace")
+    if namespace is not None:
+        as_namespace(namespace)
+    records: list[dict[str, Any]] = []
+    for i, item in enumerate(vectors):
+        path = f"vectors[{i}]"
+        if not isinstance(item, dict):
+            raise _wrong(path, "an object", item)
+        unknown = set(item) - _RECORD_KEYS
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown record keys {sorted(unknown)}; expected id, values, sparseValues, metadata", path=path)
+        if "id" not in item:
+            raise InvalidArgumentError("every record needs an 'id'", path=path)
+        record: dict[str, Any] = {"id": as_str(item["id"], f"{path}.id")}
+        values = item.get("values")
+        if values is not None:
+            record["values"] = as_numbers(values, f"{path}.values")
+        if "sparseValues" in item and "sparse_values" in item:
+            raise InvalidArgumentError("give either 'sparseValues' or 'sparse_values', not both", path=path)
+        sparse = item.get("sparseValues", item.get("sparse_values"))
+        if sparse is not None:
+            record["sparse_values"] = as_sparse(sparse, f"{path}.sparseValues")
+        metadata = item.get("metadata")
+        if metadata is not None:
+            record["metadata"] = as_object(metadata, f"{path}.metadata")
+        records.append(record)
+    return records, namespace
+
+
+def query_params_one(params: Any, key: str, checker: Checker | None = None) -> Any:
+    """Return the single value of a query parameter, or None; a repeated one is a 400."""
+    values = params.getlist(key)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidArgumentError("must be given once", path=key)
+    return values[0] if checker is None else checker(values[0], key)
+
+
+def int_param(value: str, path: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise InvalidArgumentError(f"must be an integer, got {value[:40]!r}", path=path) from None
+
+
+# -- data plane: responses ---------------------------------------------------------------------
+
+
+def _sparse_out(sparse: Any) -> dict[str, list]:
+    return {"indices": list(sparse.indices), "values": list(sparse.values)}
+
+
+def _usage(usage: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    if getattr(usage, "read_units", None) is not None:
+        out["readUnits"] = int(usage.read_units)
+    if getattr(usage, "write_units", None) is not None:
+        out["writeUnits"] = int(usage.write_units)
+    return out
+
+
+def query_response(resp: Any) -> dict[str, Any]:
+    matches = []
+    for m in resp.matches:
+        score = float(m.score)
+        match: dict[str, Any] = {"id": m.id, "score": score if math.isfinite(score) else 0.0,
+                                 "values": list(m.values)}
+        if m.sparse_values is not None:
+            match["sparseValues"] = _sparse_out(m.sparse_values)
+        if m.metadata is not None:
+            match["metadata"] = m.metadata
+        matches.append(match)
+    return {"results": [], "matches": matches, "namespace": resp.namespace,
+            "usage": {"readUnits": int(resp.usage.read_units or 0)}}
+
+
+def fetch_response(resp: Any) -> dict[str, Any]:
+    vectors: dict[str, Any] = {}
+    for record_id, v in resp.vectors.items():
+        out: dict[str, Any] = {"id": v.id, "values": list(v.values)}
+        if v.sparse_values is not None:
+            out["sparseValues"] = _sparse_out(v.sparse_values)
+        if v.metadata is not None:
+            out["metadata"] = v.metadata
+        vectors[record_id] = out
+    return {"vectors": vectors, "namespace": resp.namespace, "usage": {"readUnits": int(resp.usage.read_units or 0)}}
+
+
+def list_response(resp: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"vectors": [{"id": v.id} for v in resp.vectors]}
+    if resp.pagination is not None and resp.pagination.next:
+        out["pagination"] = {"next": resp.pagination.next}  # absent on the last page (G5)
+    out["namespace"] = resp.namespace
+    out["usage"] = {"readUnits": int(resp.usage.read_units or 0)}
+    return out
+
+
+def stats_response(resp: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "namespaces": {name: {"vectorCount": int(s.vector_count)} for name, s in resp.namespaces.items()},
+    }
+    if resp.dimension is not None:
+        out["dimension"] = int(resp.dimension)
+    out.update({"indexFullness": float(resp.index_fullness), "totalVectorCount": int(resp.total_vector_count),
+                "metric": resp.metric, "vectorType": resp.vector_type})
+    return out
+
+
+def update_response(resp: Any, by_filter: bool) -> dict[str, Any]:
+    if by_filter and resp.matched_records is not None:
+        return {"matchedRecords": int(resp.matched_records)}
+    return {}
+
+
+def namespace_description(desc: Any) -> dict[str, Any]:
+    return {"name": desc.name, "record_count": int(desc.record_count)}
+
+
+# -- control plane ---------------------------------------------------------------------------
+
+CONTROL_KEYS_FIXED = ("dimension", "metric", "vector_type", "spec", "schema", "deployment", "embed",
+                      "read_capacity")
+
+
+def create_index_request(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for ``Client.create_index`` from either create body (sdk_wire §2, G3).
+
+    2026-07 (SDK 10.x): ``schema.fields`` with a ``dense_vector`` or ``sparse_vector`` field,
+    and ``deployment`` {deployment_type: managed, cloud, region}. 2025-04/2025-10 (SDK <= 9.x):
+    ``dimension``, ``metric``, ``vector_type`` and ``spec.serverless``. ``engine`` is a toolkit
+    extension (a name or an object), passed through.
+    """
+    if "name" not in body or body["name"] is None:
+        raise InvalidArgumentError("is required", path="name")
+    kwargs: dict[str, Any] = {"name": as_str(body["name"], "name")}
+    if body.get("schema") is not None or body.get("deployment") is not None:
+        kwargs.update(_create_2026(body))
+    else:
+        kwargs.update(_create_legacy(body))
+    if body.get("deletion_protection") is not None:
+        kwargs["deletion_protection"] = as_str(body["deletion_protection"], "deletion_protection")
+    if body.get("tags") is not None:
+        tags = as_object(body["tags"], "tags")
+        for key, value in tags.items():
+            as_str(value, f"tags.{key}")
+        kwargs["tags"] = tags
+    if body.get("engine") is not None:
+        engine = body["engine"]
+        if not isinstance(engine, (str, dict)):
+            raise _wrong("engine", "an engine name or an object", engine)
+        if isinstance(engine, str) and ("/" in engine or "\\" in engine or engine.endswith(".toml")):
+            raise InvalidArgumentError("engine files cannot be named over HTTP; send an engine name or object",
+                                       path="engine")
+        kwargs["engine"] = engine
+    return kwargs
+
+
+def _create_2026(body: Mapping[str, Any]) -> dict[str, Any]:
+    schema = as_object(body.get("schema"), "schema") if body.get("schema") is not None else None
+    if schema is None:
+        raise InvalidArgumentError("is required with a dense_vector or sparse_vector field", path="schema")
+    fields = as_object(schema.get("fields"), "schema.fields")
+    dense = sparse = None
+    for name, field in fields.items():
+        path = f"schema.fields.{name}"
+        field = as_object(field, path)
+        kind = field.get("type")
+        if kind == "dense_vector":
+            if dense is not None:
+                raise InvalidArgumentError("an index has at most one dense_vector field", path=path)
+            dense = (path, field)
+        elif kind == "sparse_vector":
+            if sparse is not None:
+                raise InvalidArgumentError("an index has at most one sparse_vector field", path=path)
+            sparse = (path, field)
+        elif kind is not None and not isinstance(kind, str):
+            raise _wrong(f"{path}.type", "a string", kind)
+        # other fields (metadata declarations such as {"type": "string", "filterable": true}) are
+        # accepted and ignored: the toolkit filters on every metadata field.
+    out: dict[str, Any] = {}
+    if dense is not None:
+        path, field = dense
+        if field.get("dimension") is None:
+            raise InvalidArgumentError("is required for a dense_vector field", path=f"{path}.dimension")
+        out["dimension"] = as_int(field["dimension"], f"{path}.dimension")
+        if field.get("metric") is not None:
+            out["metric"] = as_str(field["metric"], f"{path}.metric")
+        out["vector_type"] = "dense"
+        if sparse is not None and out.get("metric", "cosine") != "dotproduct":
+            raise InvalidArgumentError("dense + sparse (hybrid) indexes need the dotproduct metric",
+                                       path=f"{path}.metric")
+    elif sparse is not None:
+        path, field = sparse
+        if field.get("metric") is not None:
+            out["metric"] = as_str(field["metric"], f"{path}.metric")
+        out["vector_type"] = "sparse"
+    else:
+        raise InvalidArgumentError("needs a field of type dense_vector or sparse_vector (integrated and "
+                                   "document indexes are not supported)", path="schema.fields")
+    deployment = as_object(body.get("deployment"), "deployment") if body.get("deployment") is not None else {}
+    kind = deployment.get("deployment_type", "managed")
+    if kind != "managed":
+        raise InvalidArgumentError(f"only managed (serverless) deployments are supported, got {kind!r}",
+                                   path="deployment.deployment_type")
+    cloud = as_str(deployment.get("cloud", "aws"), "deployment.cloud")
+    region = as_str(deployment.get("region", "us-east-1"), "deployment.region")
+    out["spec"] = {"serverless": {"cloud": cloud, "region": region}}
+    return out
+
+
+def _create_legacy(body: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if body.get("dimension") is not None:
+        out["dimension"] = as_int(body["dimension"], "dimension")
+    if body.get("metric") is not None:
+        out["metric"] = as_str(body["metric"], "metric")
+    if body.get("vector_type") is not None:
+        out["vector_type"] = as_str(body["vector_type"], "vector_type")
+    if body.get("spec") is None:
+        raise InvalidArgumentError("is required: {\"serverless\": {\"cloud\", \"region\"}}", path="spec")
+    spec = as_object(body["spec"], "spec")
+    if spec.get("serverless") is None:
+        kinds = sorted(k for k in spec if k != "serverless")
+        raise InvalidArgumentError(f"only serverless indexes are supported (got {kinds or 'no'} spec)",
+                                   path="spec")
+    serverless = as_object(spec["serverless"], "spec.serverless")
+    out["spec"] = {"serverless": {
+        "cloud": as_str(serverless.get("cloud"), "spec.serverless.cloud"),
+        "region": as_str(serverless.get("region"), "spec.serverless.region"),
+    }}
+    return out
+
+
+def configure_index_request(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for ``Client.configure_index`` (only protection and tags can change)."""
+    kwargs: dict[str, Any] = {}
+    if body.get("deletion_protection") is not None:
+        kwargs["deletion_protection"] = as_str(body["deletion_protection"], "deletion_protection")
+    if body.get("tags") is not None:
+        tags = as_object(body["tags"], "tags")
+        for key, value in tags.items():
+            as_str(value, f"tags.{key}")
+        kwargs["tags"] = tags
+    for key in CONTROL_KEYS_FIXED:
+        if body.get(key) is not None:
+            kwargs[key] = body[key]  # the client refuses them with a clear 400
+    return kwargs
+
+
+def index_model(model: Any, host: str) -> dict[str, Any]:
+    """One IndexModel body that every SDK generation decodes (sdk_wire §2.1, G2).
+
+    The 2026-07 keys (``schema``, ``deployment``) for SDK 10.x, plus the 2025 keys
+    (``dimension``, ``metric``, ``vector_type``, ``spec``) for SDK <= 9.x; each ignores the
+    other's. ``host`` carries its ``http://`` scheme (G1).
+    """
+    serverless = dict(model.spec.get("serverless", {}))
+    if model.vector_type == "sparse":
+        fields = {"_sparse_values": {"type": "sparse_vector"}}
+    else:
+        fields = {"_values": {"type": "dense_vector", "dimension": model.dimension, "metric": model.metric}}
+    return {
+        "name": model.name,
+        "dimension": model.dimension,
+        "metric": model.metric,
+        "vector_type": model.vector_type,
+        "host": host,
+        "spec": {"serverless": {"cloud": serverless.get("cloud"), "region": serverless.get("region")}},
+        "status": {"ready": True, "state": "Ready"},
+        "deletion_protection": model.deletion_protection,
+        "tags": dict(model.tags) if model.tags else None,
+        "schema": {"fields": fields},
+        "deployment": {"deployment_type": "managed", "cloud": serverless.get("cloud"),
+                       "region": serverless.get("region")},
+    }
