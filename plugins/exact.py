@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from toolkit import SlabBuilder, SlabData, SlabIndex, hookimpl
-from toolkit.scoring import Query, SearchResult, scores_to_keys, top_candidates
+from toolkit.scoring import Query, SearchResult, batch_chunk, top_candidates, top_candidates_rows
 
 # With fewer allowed rows than this share, gather them first instead of scoring every row.
 _GATHER_BELOW = 0.5
@@ -45,30 +45,36 @@ class ExactIndex(SlabIndex):
             total += m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
         return total
 
-    def _keys(self, query: Query, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Return ranking keys (smaller is better) and, for euclidean, nothing else to fix later."""
+    def _keys(self, query: Query, rows: np.ndarray | None) -> np.ndarray:
+        """Return ranking keys, smaller is better: |v|² − 2 v·q for euclidean, −score otherwise.
+
+        For cosine and dotproduct the query is negated instead of the scores, which saves a
+        pass over the rows and is exact (IEEE rounding is symmetric, so M·(−q) = −(M·q) bit
+        for bit); a winner's score is then just −key.
+        """
         n = self.rows if rows is None else rows.size
-        scores = np.zeros(n, dtype=np.float32)
+        keys = None
         if query.dense is not None and self.dense is not None:
             matrix = self.dense if rows is None else self.dense[rows]
             q = query.dense
-            if self.metric == "cosine":
-                scores = matrix @ (q / np.linalg.norm(q))
-            elif self.metric == "euclidean":
+            if self.metric == "euclidean":
                 sq = self.sq_norms if rows is None else self.sq_norms[rows]
                 # |v|² - 2 v·q ranks like |v - q|²; exact distances are recomputed for the winners.
-                return sq - 2 * (matrix @ q), None
-            else:
-                scores = matrix @ q
+                return sq - 2 * (matrix @ q)
+            if self.metric == "cosine":
+                q = q / np.linalg.norm(q)
+            keys = matrix @ -q
         if query.sparse is not None and self.sparse_matrix is not None:
             from toolkit.sparse import sparse_dot
 
             matrix = self.sparse_matrix if rows is None else self.sparse_matrix[rows]
-            scores = scores + sparse_dot(matrix, self.vocabulary, query.sparse)
-        keys = scores_to_keys(scores, self.metric)
-        if self.drop_zero:
-            keys = np.where(scores == 0, np.float32(np.inf), keys)
-        return keys, scores
+            sparse_scores = sparse_dot(matrix, self.vocabulary, query.sparse)
+            keys = -sparse_scores if keys is None else keys - sparse_scores  # −(dense + sparse), exactly
+        if keys is None:
+            keys = np.zeros(n, dtype=np.float32)
+        if self.drop_zero:  # a zero score (key ±0) never matches on a sparse index
+            keys = np.where(keys == 0, np.float32(np.inf), keys)
+        return keys.astype(np.float32, copy=False)
 
     def search(self, query: Query, k: int, allowed: np.ndarray | None = None, **query_params: Any) -> SearchResult:
         if query_params:
@@ -78,20 +84,63 @@ class ExactIndex(SlabIndex):
             count = int(np.count_nonzero(allowed))
             if count < _GATHER_BELOW * self.rows:
                 rows = np.flatnonzero(allowed)
-        keys, scores = self._keys(query, rows)
+        keys = self._keys(query, rows)
         if allowed is not None and rows is None:
             keys = np.where(allowed, keys, np.float32(np.inf))
         best = top_candidates(keys, k)
         positions = best if rows is None else rows[best]
-        if scores is None:  # euclidean: exact squared distances of the winners
-            diff = self.dense[positions] - query.dense
+        if self.metric == "euclidean" and query.dense is not None and self.dense is not None:
+            diff = self.dense[positions] - query.dense  # exact squared distances of the winners
             best_scores = np.einsum("ij,ij->i", diff, diff).astype(np.float32)
             order = np.argsort(best_scores, kind="stable")
             positions, best_scores = positions[order], best_scores[order]
         else:
-            best_scores = scores[best]
+            best_scores = (-keys[best]).astype(np.float32)
         scanned = self.rows if rows is None else rows.size
         return SearchResult(positions.astype(np.int64), best_scores, scanned, scanned * self.width * 4)
+
+    def search_batch(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                     **query_params: Any) -> list[SearchResult]:
+        """``search`` of every query: one matrix-matrix product per chunk of queries, the allowed
+        rows gathered (or masked) once for the whole batch, a row-wise argpartition."""
+        if query_params:
+            raise TypeError(f"the exact engine takes no query parameters, got {sorted(query_params)}")
+        if self.dense is None:
+            return super().search_batch(queries, k, allowed)
+        rows = None
+        if allowed is not None and int(np.count_nonzero(allowed)) < _GATHER_BELOW * self.rows:
+            rows = np.flatnonzero(allowed)
+        matrix = self.dense if rows is None else self.dense[rows]
+        sq = None
+        if self.metric == "euclidean":
+            sq = self.sq_norms if rows is None else self.sq_norms[rows]
+        elif self.metric == "cosine":
+            queries = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+        blocked = None if allowed is None or rows is not None else ~allowed
+        scanned = self.rows if rows is None else rows.size
+        work, nbytes = scanned, scanned * self.width * 4
+        out: list[SearchResult] = []
+        step = batch_chunk(len(queries), matrix.shape[0])
+        for start in range(0, len(queries), step):
+            chunk = queries[start:start + step]
+            if sq is not None:
+                keys = sq - 2 * (chunk @ matrix.T)
+            else:
+                keys = -chunk @ matrix.T  # negating the queries is exact and cheaper than the rows
+            keys = keys.astype(np.float32, copy=False)
+            if blocked is not None:
+                keys[:, blocked] = np.float32(np.inf)
+            for q, best, key_row in zip(chunk, top_candidates_rows(keys, k), keys):
+                positions = best if rows is None else rows[best]
+                if sq is not None:
+                    diff = self.dense[positions] - q  # exact squared distances of the winners
+                    best_scores = np.einsum("ij,ij->i", diff, diff).astype(np.float32)
+                    order = np.argsort(best_scores, kind="stable")
+                    positions, best_scores = positions[order], best_scores[order]
+                else:
+                    best_scores = -key_row[best]
+                out.append(SearchResult(positions.astype(np.int64), best_scores, work, nbytes))
+        return out
 
 
 class ExactBuilder(SlabBuilder):

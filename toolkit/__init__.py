@@ -20,6 +20,8 @@ from .engine import SlabBuilder, SlabData, SlabIndex
 from .engine_config import EngineConfig, TierConfig
 from .errors import (
     AlreadyExistsError,
+    DataLossError,
+    DeadlineExceededError,
     FailedPreconditionError,
     FilterError,
     ForbiddenError,
@@ -73,4 +75,6 @@ __all__ = [
     "UnimplementedError",
     "InternalError",
     "UnavailableError",
+    "DataLossError",
+    "DeadlineExceededError",
 ]

@@ -9,13 +9,12 @@ from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from .engine import SlabBuilder
-from .engine_config import EngineConfig
+from .engine_config import EngineConfig, check_engine
 from .errors import (
     AlreadyExistsError,
     ForbiddenError,
     InvalidArgumentError,
     NotFoundError,
-    UnimplementedError,
 )
 from .identifiers import check_index_name
 from .index import Index, IndexConfig
@@ -23,6 +22,8 @@ from .plugin_manager import get_plugin_manager, slab_builders
 from .responses import IndexList, IndexModel
 from .scoring import METRICS
 from .settings import Settings
+from .storage import open_storage
+from .storage.client_api import ClientStorageMixin
 
 MAX_DIMENSION = 20_000
 # dataplane_spec §4.1: the regions the reference service offers per cloud.
@@ -81,8 +82,13 @@ def _check_protection(value: Any) -> str:
     return value
 
 
-class Client:
-    """A local vector database: in memory, holding any number of indexes.
+class Client(ClientStorageMixin):
+    """A local vector database holding any number of indexes: in memory, or in the folder ``path``.
+
+    ``Client(path="vectors.db")`` creates or reopens a persistent database: every write is
+    durable when it returns, and one process may write while others open it ``read_only=True``.
+    ``consistency="eventual"`` applies writes ``apply_delay`` seconds after their ack (reads
+    report ``max_indexed_lsn``; ``Index.wait_for_lsn`` waits for a write to be visible).
 
     ``plugins`` registers extra engine plugins (modules or objects with ``hookimpl``
     functions) beside the installed ones; ``settings`` chooses the documented
@@ -97,19 +103,24 @@ class Client:
         plugins: Iterable[object] = (),
         api_key: str | None = None,
         host: str = "local://",
+        read_only: bool = False,
+        consistency: str = "strong",
+        apply_delay: float = 0.0,
         **_: Any,
     ) -> None:
-        if path is not None:
-            raise UnimplementedError("persistent clients (Client(path=...)) are not available yet")
         if isinstance(settings, Mapping):
             settings = Settings.from_dict(dict(settings))
         self.settings = settings or Settings()
         self._plugins = tuple(plugins)
         self._builders: Mapping[str, type[SlabBuilder]] | None = None
-        self._host = host.rstrip("/")
+        # The prefix of every index host: "local://" + name, or e.g. "http://127.0.0.1:5080/" + name.
+        self._host = host if host.endswith("://") else host.rstrip("/") + "/"
         self._indexes: dict[str, Index] = {}
         self._meta: dict[str, dict[str, Any]] = {}  # deletion_protection and tags per index
         self._lock = threading.RLock()
+        # Persistence seam: MemoryStorage, or DiskStorage for a folder (locks it, restores its indexes).
+        self._storage = open_storage(path, read_only=read_only, consistency=consistency, apply_delay=apply_delay)
+        self._storage.load(self)
 
     # -- engines ---------------------------------------------------------------------------
     def builders(self) -> Mapping[str, type[SlabBuilder]]:
@@ -120,25 +131,7 @@ class Client:
 
     def _check_engine(self, engine: EngineConfig, metric: str, vector_type: str) -> None:
         """Refuse at create time an engine that cannot serve this index."""
-        builders = self.builders()
-        for i, tier in enumerate(engine.tiers):
-            path = f"engine.tiers[{i}].builder"
-            builder = builders.get(tier.builder)
-            if builder is None:
-                raise InvalidArgumentError(f"unknown slab builder {tier.builder!r}; registered: {sorted(builders)}",
-                                           path=path)
-            if metric not in builder.metrics:
-                raise InvalidArgumentError(
-                    f"builder {tier.builder!r} does not support metric {metric!r} (it supports "
-                    f"{sorted(builder.metrics)})", path=path)
-            if vector_type not in builder.vector_types:
-                raise InvalidArgumentError(
-                    f"builder {tier.builder!r} does not support {vector_type} indexes", path=path)
-            try:
-                builder(**dict(tier.build))
-            except TypeError as exc:
-                raise InvalidArgumentError(f"bad build parameters for {tier.builder!r}: {exc}",
-                                           path=f"engine.tiers[{i}].build") from None
+        check_engine(engine, self.builders(), metric, vector_type)
 
     # -- control plane ---------------------------------------------------------------------
     def create_index(
@@ -181,8 +174,11 @@ class Client:
         with self._lock:
             if name in self._indexes:
                 raise AlreadyExistsError(f"Index of given name already exists: {name!r}", path="name")
-            self._indexes[name] = Index(config, self.settings, self.builders())
-            self._meta[name] = {"deletion_protection": protection, "tags": clean_tags}
+            index = Index(config, self.settings, self.builders())
+            meta = {"deletion_protection": protection, "tags": clean_tags}
+            self._storage.index_created(index, meta)  # persistence seam: durable before it is listed
+            self._indexes[name] = index
+            self._meta[name] = meta
         return self.describe_index(name)
 
     def _get(self, name: str) -> Index:
@@ -199,7 +195,7 @@ class Client:
         c = index.config
         return IndexModel(
             name=c.name, dimension=c.dimension, metric=c.metric, vector_type=c.vector_type,
-            host=f"{self._host}/{c.name}", spec=dict(c.spec), deletion_protection=meta["deletion_protection"],
+            host=f"{self._host}{c.name}", spec=dict(c.spec), deletion_protection=meta["deletion_protection"],
             tags=dict(meta["tags"]) or None, engine=c.engine.to_dict(),
         )
 
@@ -228,7 +224,7 @@ class Client:
         protection = None if deletion_protection is None else _check_protection(deletion_protection)
         new_tags = _check_tags(tags, allow_unset=True)
         with self._lock:
-            meta = self._meta[name]
+            meta = {**self._meta[name], "tags": dict(self._meta[name]["tags"])}
             if protection is not None:
                 meta["deletion_protection"] = protection
             for key, value in new_tags.items():
@@ -236,6 +232,8 @@ class Client:
                     meta["tags"].pop(key, None)
                 else:
                     meta["tags"][key] = value
+            self._storage.meta_changed(self._indexes[name], meta)  # persistence seam
+            self._meta[name] = meta
         return self.describe_index(name)
 
     def delete_index(self, name: str, **_: Any) -> None:
@@ -246,14 +244,15 @@ class Client:
                 raise ForbiddenError(
                     "Deletion protection is enabled for this index. Disable deletion protection before retrying."
                 )
+            self._storage.index_deleted(self._indexes[name])  # persistence seam
             del self._indexes[name]
             del self._meta[name]
 
     def Index(self, name: str | None = None, host: str | None = None, **_: Any) -> Index:  # noqa: N802 - SDK name
         """Return the data-plane handle of an index, by name or by its host."""
         if name is None and host is not None:
-            prefix = f"{self._host}/"
-            name = host[len(prefix):] if host.startswith(prefix) else host.rstrip("/").rsplit("/", 1)[-1]
+            prefix = self._host
+            name = host[len(prefix):].rstrip("/") if host.startswith(prefix) else host.rstrip("/").rsplit("/", 1)[-1]
         if name is None:
             raise InvalidArgumentError("Index() needs a name or a host", path="name")
         return self._get(name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -80,11 +80,28 @@ class LedgerEntry:
     at: float = field(default_factory=time.time)
 
 
+@dataclass(frozen=True)
+class _Batch:
+    """The n requests of one batched call, kept as columns until someone reads the ledger."""
+
+    template: LedgerEntry
+    records: list[int]
+    distance_computations: list[int]
+    bytes_scanned: list[int]
+    seconds: float
+    at: float
+
+    def expand(self) -> list[LedgerEntry]:
+        return [replace(self.template, records=r, distance_computations=d, bytes_scanned=b, seconds=self.seconds,
+                        at=self.at)
+                for r, d, b in zip(self.records, self.distance_computations, self.bytes_scanned)]
+
+
 class UsageLedger:
     """Every metered request of one index, in order; thread-safe appends."""
 
     def __init__(self) -> None:
-        self._entries: list[LedgerEntry] = []
+        self._entries: list[LedgerEntry | _Batch] = []
         self._lock = threading.Lock()
 
     def record(self, entry: LedgerEntry) -> None:
@@ -92,10 +109,26 @@ class UsageLedger:
         with self._lock:
             self._entries.append(entry)
 
-    def entries(self) -> list[LedgerEntry]:
-        """Return a copy of all entries so far."""
+    def record_batch(self, template: LedgerEntry, records: list[int], distance_computations: list[int],
+                     bytes_scanned: list[int], started: float) -> None:
+        """Record n requests of one batch (``query_batch``): ``template`` with each request's own
+        records and work; each gets 1/n of the batch's seconds. Stored compactly, expanded on read."""
+        seconds = (time.perf_counter() - started) / max(1, len(records))
+        batch = _Batch(template, records, distance_computations, bytes_scanned, seconds, time.time())
         with self._lock:
-            return list(self._entries)
+            self._entries.append(batch)
+
+    def entries(self) -> list[LedgerEntry]:
+        """Return a copy of all entries so far (a batch's requests one by one)."""
+        with self._lock:
+            stored = list(self._entries)
+        out: list[LedgerEntry] = []
+        for entry in stored:
+            if isinstance(entry, _Batch):
+                out.extend(entry.expand())
+            else:
+                out.append(entry)
+        return out
 
     def frame(self) -> pd.DataFrame:
         """Return one row per request."""

@@ -124,6 +124,21 @@ class UnavailableError(ToolkitError):
     grpc_code = 14
 
 
+class DataLossError(InternalError):
+    """Stored data is damaged or missing: a checksum failed or a file is gone (DATA_LOSS)."""
+
+    code = "DATA_LOSS"
+    grpc_code = 15
+
+
+class DeadlineExceededError(ToolkitError, TimeoutError):
+    """A wait ran out of time, e.g. ``wait_for_lsn`` (HTTP 504)."""
+
+    status = 504
+    code = "DEADLINE_EXCEEDED"
+    grpc_code = 4
+
+
 __all__ = [
     "ToolkitError",
     "InvalidArgumentError",
@@ -138,4 +153,6 @@ __all__ = [
     "UnimplementedError",
     "InternalError",
     "UnavailableError",
+    "DataLossError",
+    "DeadlineExceededError",
 ]

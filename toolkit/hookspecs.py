@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pluggy
 
 from .engine import SlabBuilder
+
+if TYPE_CHECKING:
+    from .datasets import DatasetSource
 
 PROJECT_NAME = "vector_toolkit"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -14,3 +19,8 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 @hookspec
 def register_slab_builders() -> list[type[SlabBuilder]]:
     """Return the SlabBuilder classes this plugin provides, each with a unique ``name``."""
+
+
+@hookspec
+def register_datasets() -> list[type[DatasetSource]]:
+    """Return the DatasetSource classes this plugin provides, each with a unique ``name``."""

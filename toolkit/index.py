@@ -18,15 +18,22 @@ from tqdm.auto import tqdm
 
 from . import cost
 from .engine import SlabBuilder
-from .engine_config import EngineConfig
+from .engine_config import EngineConfig, TierConfig
 from .errors import InvalidArgumentError, NotFoundError
 from .filters import Filter, compile_filter
 from .identifiers import DEFAULT_NAMESPACE, canonical_namespace, check_record_id
-from .lsn import Lsn
+from .index_slabs import IndexSlabsMixin
+from .merges import MergeWorker
 from .metadata import check_metadata
 from .namespace import FILTER_STRATEGIES, Candidate, Namespace
 from .pagination import decode_token, encode_token
-from .records import IndexShape, RecordBatch, check_query_vector, parse_records
+from .records import (
+    IndexShape,
+    RecordBatch,
+    check_dense_matrix,
+    check_query_vector,
+    parse_records,
+)
 from .responses import (
     DescribeIndexStatsResponse,
     FetchResponse,
@@ -36,6 +43,7 @@ from .responses import (
     NamespaceDescription,
     NamespaceSummary,
     Pagination,
+    QueryBatchResponse,
     QueryResponse,
     ScoredVector,
     UpsertResponse,
@@ -45,6 +53,8 @@ from .responses import (
 from .scoring import Query
 from .settings import Settings
 from .sparse import Sparse, check_sparse
+from .storage.index_api import IndexStorageMixin
+from .storage.journal import concat_batches
 from .vectors import SparseValues, Vector
 
 MAX_IDS_PER_REQUEST = 1000
@@ -67,7 +77,7 @@ class IndexConfig:
         return IndexShape(self.vector_type, self.dimension, self.metric)
 
 
-class Index:
+class Index(IndexStorageMixin, IndexSlabsMixin):
     """A handle on one index's data; get it from ``client.Index(name)``."""
 
     def __init__(self, config: IndexConfig, settings: Settings, builders: Mapping[str, type[SlabBuilder]]) -> None:
@@ -77,15 +87,15 @@ class Index:
         self._namespaces: dict[str, Namespace] = {}
         self._lock = threading.RLock()
         self._ledger = cost.UsageLedger()
+        self._merges = MergeWorker(self._lock, lambda: list(self._namespaces.values()), config.name)
 
     # -- helpers ---------------------------------------------------------------------------
     @property
     def name(self) -> str:
         return self.config.name
 
-    def _make_builder(self, tier: int) -> SlabBuilder:
-        spec = self.config.engine.tiers[tier]
-        return self._builders[spec.builder](**dict(spec.build))
+    def _make_builder(self, tier: TierConfig) -> SlabBuilder:
+        return self._builders[tier.builder](**dict(tier.build))
 
     def _namespace(self, name: str, *, create: bool = False) -> Namespace | None:
         ns = self._namespaces.get(name)
@@ -97,7 +107,9 @@ class Index:
                 sparse_index=self.config.vector_type == "sparse",
                 engine=self.config.engine,
                 make_builder=self._make_builder,
+                worker=self._merges,
             )
+            self._journal.attach(ns)  # persistence seam: raises on a read-only client
             self._namespaces[name] = ns
         return ns
 
@@ -162,8 +174,8 @@ class Index:
             ns = self._namespace(ns_name, create=True)
             assert ns is not None
             overwritten = ns.existing_bytes(batch.ids)
-            lsn = ns.next_lsn()
-            ns.upsert(batch, lsn)
+            lsn, ticket = self._commit(ns, "upsert", batch)
+        self._journal.sync(ticket)  # durable before the ack (group commit, outside the lock)
         units = cost.write_units(int(batch.sizes.sum()), overwritten)
         self._record("upsert", ns_name, started, write_units=units, records=len(batch), lsn=lsn)
         return UpsertResponse(len(batch), lsn, Usage(write_units=units))
@@ -175,8 +187,17 @@ class Index:
         missing = {"id", "values"} - set(df.columns) if self.config.vector_type == "dense" else {"id"} - set(df.columns)
         if missing:
             raise InvalidArgumentError(f"the DataFrame lacks column(s) {sorted(missing)}", path="df")
+        if not isinstance(df, pd.DataFrame):
+            raise InvalidArgumentError(f"df must be a pandas DataFrame, got {type(df).__name__}", path="df")
         columns = [c for c in ("id", "values", "sparse_values", "metadata") if c in df.columns]
-        records = [dict(zip(columns, row)) for row in df[columns].itertuples(index=False, name=None)]
+
+        def absent(value: Any) -> bool:  # a missing cell: None, or the NaN pandas fills in
+            return value is None or (isinstance(value, float) and value != value)
+
+        records = [
+            {k: v for k, v in zip(columns, row) if not (k in ("sparse_values", "metadata") and absent(v))}
+            for row in df[columns].itertuples(index=False, name=None)
+        ]
         return self.upsert(records, namespace=namespace, batch_size=batch_size, show_progress=show_progress)
 
     def update(
@@ -219,11 +240,12 @@ class Index:
             check_metadata(set_metadata, self.settings.max_metadata_bytes, "set_metadata")
         with self._lock:
             ns = self._namespace(ns_name)
+            self._catch_up(ns)  # eventual mode: apply queued writes before reading the record
             current = None if ns is None else ns.find([record_id]).get(record_id)
             if ns is None or current is None:  # unknown id: 200 OK, nothing changes (D:19726)
-                lsn = None if ns is None else ns.next_lsn()
-                if ns is not None:  # the write is accepted and applied (as nothing): reads reflect it
-                    ns.apply_noop(lsn)
+                # the write is accepted and applied (as nothing): reads reflect its LSN
+                lsn, ticket = (None, None) if ns is None else self._commit(ns, "noop", None)
+                self._journal.sync(ticket)
                 self._record("update", ns_name, started, write_units=cost.MIN_WRITE_UNITS, lsn=lsn)
                 return WriteResponse(lsn, Usage(write_units=cost.MIN_WRITE_UNITS))
             rows, row = current
@@ -241,8 +263,8 @@ class Index:
                 record.pop("values")
             batch = self._parse_one(record)
             old = ns.live[record_id]
-            lsn = ns.next_lsn()
-            ns.upsert(batch, lsn)
+            lsn, ticket = self._commit(ns, "upsert", batch)
+        self._journal.sync(ticket)
         units = cost.write_units(int(batch.sizes.sum()), old)
         self._record("update", ns_name, started, write_units=units, records=1, lsn=lsn)
         return WriteResponse(lsn, Usage(write_units=units))
@@ -266,6 +288,7 @@ class Index:
         check_metadata(set_metadata, self.settings.max_metadata_bytes, "set_metadata")
         with self._lock:
             ns = self._namespace(ns_name)
+            self._catch_up(ns)
             ids = [] if ns is None else sorted(ns.matching_ids(compiled, self.settings.negation_requires_field))
             if dry_run or not ids or ns is None:
                 self._record("update", ns_name, started, write_units=0 if dry_run else cost.MIN_WRITE_UNITS)
@@ -290,10 +313,10 @@ class Index:
                               sparse_max_nnz=self.settings.sparse_max_nnz, max_request_bytes=None)
                 for start in range(0, len(records), 1000)
             ]
-            lsn = ns.next_lsn()
-            for batch in batches:
-                ns.upsert(batch, lsn)
-            new = sum(ns.live[i] for i in targets)
+            batch = concat_batches(batches)  # one request, one LSN, one log record
+            lsn, ticket = self._commit(ns, "upsert", batch)
+            new = int(batch.sizes.sum())
+        self._journal.sync(ticket)
         units = cost.write_units(new, old)
         self._record("update", ns_name, started, write_units=units, records=len(targets), lsn=lsn)
         return WriteResponse(lsn, Usage(write_units=units), len(ids))
@@ -333,17 +356,19 @@ class Index:
             if ns is None:  # deleting from a namespace that never existed changes nothing
                 self._record("delete", ns_name, started, write_units=cost.MIN_WRITE_UNITS)
                 return WriteResponse(None, Usage(write_units=cost.MIN_WRITE_UNITS))
-            lsn = ns.next_lsn()
             if delete_all:
                 records = ns.live_count()
-                ns.delete_all(lsn)
+                lsn, ticket = self._commit(ns, "delete_all", None)
                 units = cost.DELETE_ALL_WRITE_UNITS
             else:
                 if compiled is not None:
+                    self._catch_up(ns)
                     wanted = ns.matching_ids(compiled, self.settings.negation_requires_field)
                 assert wanted is not None
                 records = len({i for i in wanted if i in ns.live})
-                units = cost.write_units(ns.delete(wanted, lsn))
+                units = cost.write_units(ns.existing_bytes(wanted))
+                lsn, ticket = self._commit(ns, "delete", list(wanted))
+        self._journal.sync(ticket)
         self._record("delete", ns_name, started, write_units=units, records=records, lsn=lsn)
         return WriteResponse(lsn, Usage(write_units=units))
 
@@ -406,13 +431,7 @@ class Index:
         if args:
             raise TypeError("query takes keyword arguments only, e.g. query(vector=[...], top_k=10)")
         started = time.perf_counter()
-        k = self._check_top_k(top_k)
-        ns_name = canonical_namespace(namespace)
-        if filter_strategy not in FILTER_STRATEGIES:
-            raise InvalidArgumentError(f"filter_strategy must be one of {FILTER_STRATEGIES}", path="filter_strategy")
-        for flag, value in (("include_values", include_values), ("include_metadata", include_metadata)):
-            if not isinstance(value, bool):
-                raise InvalidArgumentError(f"{flag} must be true or false", path=flag)
+        k, ns_name = self._check_query_options(top_k, namespace, filter_strategy, include_values, include_metadata)
         if id is not None and (vector is not None or sparse_vector is not None):
             raise InvalidArgumentError("a query takes either id or vector/sparse_vector, not both", path="id")
         compiled = self._compile(filter)
@@ -437,6 +456,86 @@ class Index:
         self._record("query", ns_name, started, read_units=units, read_units_reported=reported,
                      records=len(result), distance_computations=stats_work[0], bytes_scanned=stats_work[1])
         return QueryResponse(result, ns_name, Usage(read_units=reported), lsn)
+
+    def query_batch(
+        self,
+        vectors: Any,
+        top_k: int | None = None,
+        namespace: str | None = None,
+        filter: Mapping[str, Any] | None = None,
+        include_values: bool = False,
+        include_metadata: bool = False,
+        filter_strategy: str = "auto",
+        search_params: Mapping[str, Any] | None = None,
+    ) -> QueryBatchResponse:
+        """Run one dense ``query`` per row of ``vectors`` ((n, dimension) array-like or list of
+        vectors) with one filter and one lock acquisition; return their responses in order, as
+        a QueryBatchResponse (a sequence of QueryResponse, each built when first read).
+
+        A toolkit extension (the reference API has no batch query): validation and errors
+        are ``query``'s (a bad vector is named ``vectors[i]``), each response equals what
+        ``query(vector=vectors[i], ...)`` returns (same ids and order; scores up to float32
+        rounding of batched matrix products) and carries its own read units and
+        ``max_indexed_lsn``. Metering bills n queries: the ledger gets one "query" entry per
+        vector (its records, read units and work; ``seconds`` is the batch time / n).
+        Dense indexes only: on a sparse index use ``query(sparse_vector=...)``.
+        """
+        started = time.perf_counter()
+        if self.config.vector_type != "dense":
+            raise InvalidArgumentError("query_batch takes dense vectors only; query a sparse index with "
+                                       "query(sparse_vector=...), one request per query", path="vectors")
+        k, ns_name = self._check_query_options(top_k, namespace, filter_strategy, include_values, include_metadata)
+        compiled = self._compile(filter)
+        queries = self._check_query_vectors(vectors)
+        n = int(queries.shape[0])
+        with self._lock:
+            ns = self._namespace(ns_name)
+            units = self._query_read_units(ns)
+            if ns is None:
+                self._ledger.record_batch(cost.LedgerEntry("query", ns_name, units, cost.ceil_units(units)),
+                                          [0] * n, [0] * n, [0] * n, started)
+                return QueryBatchResponse([], [], [0] * (n + 1), ns_name, Usage(read_units=cost.ceil_units(units)), 0)
+            hits = ns.search_batch(queries, k, compiled, negation_requires_field=self.settings.negation_requires_field,
+                                   strategy=filter_strategy, query_params=dict(search_params or {}))
+            lsn = ns.max_indexed_lsn
+            bounds = hits.bounds
+            matches = None
+            if include_values or include_metadata:
+                matches = [[self._scored(c, include_values, include_metadata) for c in hits.candidates(i)]
+                           for i in range(n)]
+        reported = cost.ceil_units(units)
+        records = [b - a for a, b in zip(bounds, bounds[1:])]
+        self._ledger.record_batch(cost.LedgerEntry("query", ns_name, units, reported), records,
+                                  hits.distance_computations, hits.bytes_scanned, started)
+        return QueryBatchResponse(hits.ids, hits.scores, bounds, ns_name, Usage(read_units=reported), lsn, matches)
+
+    def _check_query_options(self, top_k: Any, namespace: Any, filter_strategy: Any, include_values: Any,
+                             include_metadata: Any) -> tuple[int, str]:
+        """Validate what ``query`` and ``query_batch`` share; return (top_k, namespace)."""
+        k = self._check_top_k(top_k)
+        ns_name = canonical_namespace(namespace)
+        if filter_strategy not in FILTER_STRATEGIES:
+            raise InvalidArgumentError(f"filter_strategy must be one of {FILTER_STRATEGIES}", path="filter_strategy")
+        for flag, value in (("include_values", include_values), ("include_metadata", include_metadata)):
+            if not isinstance(value, bool):
+                raise InvalidArgumentError(f"{flag} must be true or false", path=flag)
+        return k, ns_name
+
+    def _check_query_vectors(self, vectors: Any) -> np.ndarray:
+        """Validate a batch of dense query vectors (``query``'s rules per vector); return (n, d) float32."""
+        if isinstance(vectors, (str, bytes, Mapping)) or not hasattr(vectors, "__len__") or (
+                isinstance(vectors, np.ndarray) and vectors.ndim != 2):
+            raise InvalidArgumentError("vectors must be a list of query vectors or an (n, dimension) array",
+                                       path="vectors")
+        if len(vectors) == 0:
+            raise InvalidArgumentError("vectors must hold at least one query vector", path="vectors")
+        queries = check_dense_matrix(vectors, self.config.dimension or 0, lambda i: f"vectors[{i}]")
+        if self.config.metric == "cosine":
+            zero = ~queries.any(axis=1)
+            if zero.any():
+                raise InvalidArgumentError("a cosine query vector must contain at least one non-zero value",
+                                           path=f"vectors[{int(np.flatnonzero(zero)[0])}]")
+        return np.ascontiguousarray(queries)
 
     def _query_read_units(self, ns: Namespace | None) -> float:
         if self.settings.query_read_units_override is not None:
@@ -622,53 +721,35 @@ class Index:
                 raise NotFoundError(f"namespace {name!r} does not exist in index {self.name!r}", path="namespace")
             return NamespaceDescription(name, ns.live_count())
 
+    def lsns(self, namespace: str | None = None, *, all_namespaces: bool = False) -> tuple[int, int]:
+        """Return (newest committed LSN, highest LSN reads reflect) of a namespace.
+
+        With ``all_namespaces`` the maxima over every namespace; an unknown namespace is (0, 0).
+        """
+        with self._lock:
+            if all_namespaces:
+                spaces = list(self._namespaces.values())
+            else:
+                ns = self._namespace(canonical_namespace(namespace))
+                spaces = [] if ns is None else [ns]
+            return (max((int(ns.last_lsn) for ns in spaces), default=0),
+                    max((int(ns.max_indexed_lsn) for ns in spaces), default=0))
+
     def delete_namespace(self, namespace: str, **_: Any) -> WriteResponse:
         """Delete a namespace and every record in it (deletion protection does not block this)."""
         started = time.perf_counter()
         name = canonical_namespace(namespace)
         with self._lock:
-            ns = self._namespaces.pop(name, None)
+            ns = self._namespaces.get(name)
             if ns is None:
                 raise NotFoundError(f"namespace {name!r} does not exist in index {self.name!r}", path="namespace")
+            self._forget_namespace(ns)  # persistence seam: raises on a read-only client
+            del self._namespaces[name]
         self._record("delete_namespace", name, started, write_units=cost.DELETE_ALL_WRITE_UNITS,
                      records=ns.live_count())
         return WriteResponse(None, Usage(write_units=cost.DELETE_ALL_WRITE_UNITS))
 
     # -- research extensions ---------------------------------------------------------------
-    def _targets(self, namespace: str | None) -> list[Namespace]:
-        with self._lock:
-            if namespace is None:
-                return list(self._namespaces.values())
-            ns = self._namespace(canonical_namespace(namespace))
-            return [] if ns is None else [ns]
-
-    def flush(self, namespace: str | None = None) -> None:
-        """Move the memtable into slabs now (every namespace, or one)."""
-        with self._lock:
-            for ns in self._targets(namespace):
-                ns.flush()
-
-    def compact(self, namespace: str | None = None) -> None:
-        """Flush, then merge every slab into one, dropping dead rows."""
-        with self._lock:
-            for ns in self._targets(namespace):
-                ns.flush()
-                ns.merge(everything=True)
-
-    def describe_slabs(self) -> pd.DataFrame:
-        """Return one row per slab: builder, params, rows, live rows, LSN range, build time, bytes."""
-        with self._lock:
-            rows = [{"namespace": name, **slab.describe()} for name, ns in sorted(self._namespaces.items())
-                    for slab in ns.slabs]
-            memtables = [{"namespace": name, "memtable_rows": len(ns.memtable),
-                          "memtable_live_rows": ns.memtable.live_count()}
-                         for name, ns in sorted(self._namespaces.items())]
-        frame = pd.DataFrame(rows, columns=["namespace", "slab", "builder", "params", "tier", "level", "rows",
-                                            "live_rows", "min_lsn", "max_lsn", "build_seconds", "index_bytes",
-                                            "vector_bytes"])
-        frame.attrs["memtables"] = memtables
-        return frame
-
     def usage(self, raw: bool = False) -> pd.DataFrame:
         """Return billed units and true work by operation and namespace (one row per request if ``raw``)."""
         return self._ledger.frame() if raw else self._ledger.summary()

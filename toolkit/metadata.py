@@ -4,16 +4,42 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+import numbers
 from typing import Any, Mapping
+
+import numpy as np
 
 from .errors import InvalidArgumentError
 
 
+try:  # the C encoder json.dumps uses, built once: compact separators, UTF-8 kept as is
+    from json.encoder import c_make_encoder as _c_make_encoder
+    from json.encoder import encode_basestring as _encode_basestring
+except ImportError:  # pragma: no cover - CPython always has the accelerator
+    _c_make_encoder = None
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+_encode: Any = _ENCODER.encode
+if _c_make_encoder is not None:
+    _chunks = _c_make_encoder(None, _ENCODER.default, _encode_basestring, None, ":", ",", False, False, True)
+
+    def _encode(metadata: Mapping[str, Any]) -> str:  # noqa: F811 - the fast path
+        return "".join(_chunks(metadata, 0))
+
+
 def metadata_size(metadata: Mapping[str, Any] | None) -> int:
-    """Return the size of metadata as compact UTF-8 JSON bytes (0 when there is none)."""
+    """Return the size of metadata as compact UTF-8 JSON bytes (0 when there is none).
+
+    The same bytes as ``json.dumps(metadata, separators=(",", ":"), ensure_ascii=False)``.
+    """
     if not metadata:
         return 0
-    return len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    text = _encode(metadata)
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+_MAX_FLOAT_INT = int(sys.float_info.max)
 
 
 def _check_value(key: str, value: Any, path: str) -> Any:
@@ -21,6 +47,8 @@ def _check_value(key: str, value: Any, path: str) -> Any:
     if kind is str or kind is bool:
         return value
     if kind is int:
+        if abs(value) > _MAX_FLOAT_INT:
+            raise InvalidArgumentError(f"metadata number with {len(str(abs(value)))} digits is too large for a 64-bit float", path=path)
         return float(value)  # the service stores every number as float64
     if kind is float:
         if not math.isfinite(value):
@@ -36,8 +64,14 @@ def _check_value(key: str, value: Any, path: str) -> Any:
         raise InvalidArgumentError("metadata values cannot be null; remove the key instead", path=path)
     if isinstance(value, Mapping):
         raise InvalidArgumentError("nested metadata objects are not allowed; metadata must be flat", path=path)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):  # numpy scalars
+    if isinstance(value, str):  # str subclasses, e.g. numpy.str_
+        return str(value)
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Real):  # numpy and other numeric scalars
         return _check_value(key, float(value), path)
+    if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind == "U":
+        return [str(item) for item in value]
     raise InvalidArgumentError(
         f"metadata values must be a string, number, boolean or list of strings, got {kind.__name__}", path=path
     )
@@ -50,17 +84,25 @@ def check_metadata(metadata: Any, max_bytes: int, path: str = "metadata") -> tup
     """
     if metadata is None:
         return None, 0
-    if not isinstance(metadata, Mapping):
+    if type(metadata) is not dict and not isinstance(metadata, Mapping):
         raise InvalidArgumentError(f"metadata must be an object, got {type(metadata).__name__}", path=path)
     if not metadata:
         return None, 0
     clean: dict[str, Any] = {}
     for key, value in metadata.items():
-        if not isinstance(key, str) or not key:
-            raise InvalidArgumentError(f"metadata keys must be non-empty strings, got {key!r}", path=path)
-        if key.startswith("$"):
+        if type(key) is not str or not key:
+            if not isinstance(key, str) or not key:
+                raise InvalidArgumentError(f"metadata keys must be non-empty strings, got {key!r}", path=path)
+            key = str(key)  # a str subclass
+        if key[0] == "$":
             raise InvalidArgumentError(f"metadata keys must not start with '$': {key!r}", path=f"{path}.{key}")
-        clean[key] = _check_value(key, value, f"{path}.{key}")
+        kind = type(value)
+        if kind is str or kind is bool:  # the common cases, without building an error path
+            clean[key] = value
+        elif kind is float and math.isfinite(value):
+            clean[key] = value
+        else:
+            clean[key] = _check_value(key, value, f"{path}.{key}")
     size = metadata_size(clean)
     if size > max_bytes:
         raise InvalidArgumentError(

@@ -14,7 +14,7 @@ import numpy as np
 
 from .cost import record_bytes
 from .errors import InvalidArgumentError
-from .identifiers import check_record_id
+from .identifiers import MAX_ID_LENGTH, check_record_id
 from .metadata import check_metadata
 from .sparse import Sparse, SparseRows, check_sparse
 
@@ -82,13 +82,17 @@ def _split_item(item: Any, path: str) -> tuple[Any, Any, Any, Any]:
 def check_dense_matrix(values: Sequence[Any], dimension: int, path_of: Any) -> np.ndarray:
     """Stack dense values into (n, dimension) float32, naming the first bad record."""
     try:
-        matrix = np.asarray(values, dtype=np.float32)
-    except (TypeError, ValueError):
+        with np.errstate(over="ignore"):  # out-of-range floats become inf and are refused below
+            matrix = np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError, OverflowError):
         matrix = None
     if matrix is None or matrix.ndim != 2 or matrix.shape[1] != dimension:
         for i, row in enumerate(values):  # find the culprit only on the error path
             try:
-                arr = np.asarray(row, dtype=np.float32)
+                with np.errstate(over="ignore"):
+                    arr = np.asarray(row, dtype=np.float32)
+            except OverflowError:
+                raise InvalidArgumentError("dense values must be finite float32 numbers", path=path_of(i)) from None
             except (TypeError, ValueError):
                 raise InvalidArgumentError("dense values must be numbers", path=path_of(i)) from None
             if arr.ndim != 1:
@@ -135,32 +139,54 @@ def parse_records(
     values: list[Any] = []
     sparse: list[Sparse | None] = []
     metadata: list[dict[str, Any] | None] = []
-    metadata_bytes = np.zeros(len(items), dtype=np.int64)
+    metadata_bytes: list[int] = []
     dense_index = shape.vector_type == "dense"
+    any_sparse = False
     for i, item in enumerate(items):
-        path = f"vectors[{i}]"
-        record_id, vals, sparse_raw, meta = _split_item(item, path)
-        ids.append(check_record_id(record_id, f"{path}.id"))
+        # The common shapes are unpacked inline; error paths ("vectors[i]...") are built only on failure.
+        kind = type(item)
+        if kind is tuple and 2 <= len(item) <= 3:
+            record_id, vals, sparse_raw = item[0], item[1], None
+            meta = item[2] if len(item) == 3 else None
+        elif kind is dict and "id" in item and item.keys() <= _RECORD_KEYS:
+            record_id, vals, sparse_raw, meta = item["id"], item.get("values"), item.get("sparse_values"), item.get(
+                "metadata")
+        else:
+            record_id, vals, sparse_raw, meta = _split_item(item, f"vectors[{i}]")
+        if type(record_id) is str and 0 < len(record_id) <= MAX_ID_LENGTH and record_id.isascii() and (
+            "\0" not in record_id
+        ):
+            ids.append(record_id)
+        else:
+            ids.append(check_record_id(record_id, f"vectors[{i}].id"))
         if dense_index:
             if vals is None or (hasattr(vals, "__len__") and len(vals) == 0):
                 raise InvalidArgumentError(
                     f"Vector dimension 0 does not match the dimension of the index {shape.dimension}",
-                    path=f"{path}.values",
+                    path=f"vectors[{i}].values",
                 )
             values.append(vals)
         elif vals is not None and len(vals) > 0:
             raise InvalidArgumentError(
-                "a sparse index takes only sparse_values; dense values must be empty", path=f"{path}.values"
+                "a sparse index takes only sparse_values; dense values must be empty", path=f"vectors[{i}].values"
             )
         if sparse_raw is None:
             if not dense_index:
-                raise InvalidArgumentError("records of a sparse index need sparse_values", path=path)
+                raise InvalidArgumentError("records of a sparse index need sparse_values", path=f"vectors[{i}]")
             sparse.append(None)
         else:
-            sparse.append(check_sparse(sparse_raw, sparse_max_nnz, f"{path}.sparse_values"))
-        clean, size = check_metadata(meta, max_metadata_bytes, f"{path}.metadata")
-        metadata.append(clean)
-        metadata_bytes[i] = size
+            sparse.append(check_sparse(sparse_raw, sparse_max_nnz, f"vectors[{i}].sparse_values"))
+            any_sparse = True
+        if meta is None:
+            metadata.append(None)
+            metadata_bytes.append(0)
+        else:
+            try:
+                clean, size = check_metadata(meta, max_metadata_bytes, "metadata")
+            except InvalidArgumentError as exc:
+                raise type(exc)(exc.message, path=f"vectors[{i}].{exc.path}") from None
+            metadata.append(clean)
+            metadata_bytes.append(size)
 
     dense = None
     dimension = 0
@@ -176,9 +202,9 @@ def parse_records(
                 f"Vector ID '{ids[bad]}' contains only zeros",
                 path=f"vectors[{bad}].values",
             )
-    rows = SparseRows.from_rows(sparse)
-    id_bytes = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
-    sizes = record_bytes(id_bytes, dimension, rows.nnz_per_row(), metadata_bytes)
+    rows = SparseRows.from_rows(sparse) if any_sparse else SparseRows.empty(len(ids))
+    id_bytes = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))  # ASCII: one byte per character
+    sizes = record_bytes(id_bytes, dimension, rows.nnz_per_row(), np.asarray(metadata_bytes, dtype=np.int64))
     total = int(sizes.sum())
     if max_request_bytes is not None and total > max_request_bytes:
         raise InvalidArgumentError(

@@ -8,7 +8,7 @@ write responses carry ``lsn`` and ``usage.write_units``, and read responses carr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence, overload
 
 from .display import DisplayMixin, render_html
 from .vectors import SparseValues, Vector
@@ -69,6 +69,67 @@ class QueryResponse(DisplayMixin):
             metadata = match.pop("metadata", None) or {}
             match.update({f"metadata.{k}": v for k, v in metadata.items()})
         return render_html("QueryResponse", data)
+
+
+class QueryBatchResponse(Sequence[QueryResponse]):
+    """The responses of ``Index.query_batch``: a sequence of QueryResponse, built on first access.
+
+    Matches are kept columnar (flat ``ids`` and ``scores``; query i's are
+    ``bounds[i]:bounds[i + 1]``) so a large batch costs no Python object per match until a
+    response is read. ``ids_of(i)`` and ``scores_of(i)`` read them without building one.
+    """
+
+    def __init__(self, ids: list[str], scores: list[float], bounds: list[int], namespace: str,
+                 usage: Usage, max_indexed_lsn: int,
+                 matches: list[list[ScoredVector]] | None = None) -> None:
+        self.ids, self.scores, self.bounds = ids, scores, bounds
+        self.namespace, self.usage, self.max_indexed_lsn = namespace, usage, max_indexed_lsn
+        self._matches = matches  # prebuilt when values or metadata were asked for
+        self._built: dict[int, QueryResponse] = {}
+
+    def __len__(self) -> int:
+        return len(self.bounds) - 1
+
+    def ids_of(self, i: int) -> list[str]:
+        """Return query i's match ids, best first."""
+        return self.ids[self.bounds[i]:self.bounds[i + 1]]
+
+    def scores_of(self, i: int) -> list[float]:
+        """Return query i's match scores, best first."""
+        return self.scores[self.bounds[i]:self.bounds[i + 1]]
+
+    def _response(self, i: int) -> QueryResponse:
+        built = self._built.get(i)
+        if built is None:
+            if self._matches is not None:
+                matches = self._matches[i]
+            else:
+                matches = list(map(ScoredVector, self.ids_of(i), self.scores_of(i)))
+            built = self._built[i] = QueryResponse(matches, self.namespace, Usage(read_units=self.usage.read_units),
+                                                   self.max_indexed_lsn)
+        return built
+
+    @overload
+    def __getitem__(self, i: int) -> QueryResponse: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[QueryResponse]: ...
+
+    def __getitem__(self, i: int | slice) -> QueryResponse | list[QueryResponse]:
+        if isinstance(i, slice):
+            return [self._response(j) for j in range(len(self))[i]]
+        if not -len(self) <= i < len(self):
+            raise IndexError(f"batch has {len(self)} responses, no index {i}")
+        return self._response(i % len(self))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"responses": [r.to_dict() for r in self]}
+
+    def __repr__(self) -> str:
+        return f"QueryBatchResponse({len(self)} queries, namespace={self.namespace!r})"
+
+    def _repr_html_(self) -> str:
+        rows = [{"query": i, "ids": self.ids_of(i), "scores": self.scores_of(i)} for i in range(len(self))]
+        return render_html(repr(self), {"queries": rows})
 
 
 @dataclass
@@ -143,6 +204,7 @@ class ListResponse(DisplayMixin):
                                "usage": self.usage.to_dict()}
         if self.pagination is not None:
             out["pagination"] = self.pagination.to_dict()
+        out["max_indexed_lsn"] = self.max_indexed_lsn
         return out
 
 

@@ -45,8 +45,9 @@ def check_sparse(raw: Any, max_nnz: int, path: str) -> Sparse:
         )
     try:
         idx = np.asarray(indices)
-        val = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+        with np.errstate(over="ignore"):  # stored as float32: beyond its range is inf, refused below
+            val = np.asarray(values, dtype=np.float64).astype(np.float32)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidArgumentError(f"sparse values must be numbers: {exc}", path=f"{path}.values") from None
     if idx.ndim != 1 or val.ndim != 1:
         raise InvalidArgumentError("sparse indices and values must be flat lists", path=path)
@@ -65,12 +66,12 @@ def check_sparse(raw: Any, max_nnz: int, path: str) -> Sparse:
     if idx.min() < 0 or idx.max() > MAX_SPARSE_INDEX:
         raise InvalidArgumentError("sparse indices must be in 0..4294967295 (uint32)", path=f"{path}.indices")
     if not np.isfinite(val).all():
-        raise InvalidArgumentError("sparse values must be finite", path=f"{path}.values")
+        raise InvalidArgumentError("sparse values must be finite float32 numbers", path=f"{path}.values")
     order = np.argsort(idx, kind="stable")
     idx = idx[order].astype(np.uint32)
     if idx.size > 1 and (idx[1:] == idx[:-1]).any():
         raise InvalidArgumentError("sparse indices must be unique", path=f"{path}.indices")
-    return Sparse(idx, val[order].astype(np.float32))
+    return Sparse(idx, val[order])
 
 
 @dataclass(frozen=True)
