@@ -8,15 +8,16 @@ so a sweep is plain data and ``repr()`` is the legend of every plot.
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
 from .errors import UnimplementedError
+from .params import init_params
 from .scoring import Query, SearchResult
 from .sparse import SparseRows
 
@@ -34,6 +35,37 @@ class SlabData:
         return len(self.sparse) if self.sparse is not None else 0
 
 
+def rescore(q: np.ndarray, metric: str, vectors: np.ndarray, norms: np.ndarray | None = None) -> np.ndarray:
+    """Return exact float32 scores of candidate ``vectors`` (rows) for a dense query ``q``.
+
+    Approximate engines call this on their candidates so every slab reports the same exact
+    scores; ``norms`` (the rows' L2 norms) saves recomputing them for cosine.
+    """
+    if metric == "euclidean":
+        diff = vectors - q
+        return np.einsum("ij,ij->i", diff, diff).astype(np.float32, copy=False)
+    scores = vectors @ q
+    if metric == "cosine":
+        if norms is None:
+            norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
+        scores = scores / (norms * np.sqrt(np.dot(q, q)))
+    return scores.astype(np.float32, copy=False)
+
+
+def rescore_batch(queries: np.ndarray, metric: str, vectors: np.ndarray, norms: np.ndarray | None = None) -> np.ndarray:
+    """``rescore`` of many queries at once: ``vectors`` is (n, c, dimension), the c candidates of
+    each of the n ``queries``; return (n, c) float32 scores (``norms``: (n, c) row norms for cosine)."""
+    if metric == "euclidean":
+        diff = vectors - queries[:, None, :]
+        return np.einsum("ncd,ncd->nc", diff, diff).astype(np.float32, copy=False)
+    scores = np.einsum("ncd,nd->nc", vectors, queries)
+    if metric == "cosine":
+        if norms is None:
+            norms = np.sqrt(np.einsum("ncd,ncd->nc", vectors, vectors))
+        scores = scores / (norms * np.sqrt(np.einsum("nd,nd->n", queries, queries))[:, None])
+    return scores.astype(np.float32, copy=False)
+
+
 class SlabIndex(ABC):
     """A built, immutable index over one slab's rows."""
 
@@ -44,6 +76,17 @@ class SlabIndex(ABC):
         ``allowed`` is a boolean row mask; only builders with ``native_filtering`` receive it,
         the router filters the others' candidates itself.
         """
+
+    def search_batch(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, **query_params: Any
+    ) -> list[SearchResult]:
+        """Return ``search`` of every row of ``queries`` ((n, dimension) float32 dense queries).
+
+        One ``allowed`` mask serves the whole batch. This default loops over ``search``;
+        engines override it to amortise per-call work (one matrix product, one library call).
+        Row i of the answer must be what ``search`` returns for query i.
+        """
+        return [self.search(Query(q, None), k, allowed, **query_params) for q in queries]
 
     @property
     def nbytes(self) -> int:
@@ -64,10 +107,17 @@ class SlabBuilder(ABC):
     vector_types: ClassVar[frozenset[str]] = frozenset({"dense"})
     exact: ClassVar[bool] = False
     native_filtering: ClassVar[bool] = False
+    # The keyword arguments ``SlabIndex.search`` accepts, with their defaults: a tier's
+    # ``query`` table and a query's ``search_params`` are checked against these names.
+    query_defaults: ClassVar[Mapping[str, Any]] = MappingProxyType({})
 
     @abstractmethod
     def build(self, data: SlabData, metric: str) -> SlabIndex:
         """Build an index over ``data`` for ``metric``."""
+
+    @classmethod
+    def warm_up(cls) -> None:
+        """Pay one-off per-process costs (JIT compilation) now instead of in the first build."""
 
     def load(self, directory: Path, data: SlabData, metric: str) -> SlabIndex:
         """Load an index saved by ``SlabIndex.save``; by default rebuild it."""
@@ -75,13 +125,7 @@ class SlabBuilder(ABC):
 
     def get_params(self) -> dict[str, Any]:
         """Return the build parameters (the keyword arguments of ``__init__``)."""
-        signature = inspect.signature(type(self).__init__)
-        kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        return {
-            name: getattr(self, name)
-            for name, param in signature.parameters.items()
-            if name != "self" and param.kind in kinds
-        }
+        return init_params(self)
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())

@@ -12,6 +12,9 @@ a TOML file with the same keys::
     builder = "annoy"
     build = { n_trees = 50 }
     query = { search_k = 4000 }
+
+Merges (and the index builds of flushed slabs) run on a background thread per index unless
+``background_merges = false``, which runs them inline for deterministic experiments.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
+from .engine import SlabBuilder
 from .errors import InvalidArgumentError
 
 if sys.version_info >= (3, 11):
@@ -60,7 +64,7 @@ class EngineConfig:
     tiers: tuple[TierConfig, ...] = (TierConfig("exact"),)
     memtable_max_records: int = DEFAULT_MEMTABLE_MAX_RECORDS
     merge_fanout: int = DEFAULT_MERGE_FANOUT
-    background_merges: bool = False
+    background_merges: bool = True
 
     @classmethod
     def parse(cls, spec: Any) -> EngineConfig:
@@ -96,7 +100,7 @@ class EngineConfig:
         fanout = data.get("merge_fanout", DEFAULT_MERGE_FANOUT)
         _check_int(memtable, 1, "engine.memtable_max_records")
         _check_int(fanout, 2, "engine.merge_fanout")
-        background = data.get("background_merges", False)
+        background = data.get("background_merges", True)
         if not isinstance(background, bool):
             raise InvalidArgumentError("must be true or false", path="engine.background_merges")
         raw_tiers = data.get("tiers", [{"builder": "exact"}])
@@ -125,6 +129,44 @@ class EngineConfig:
             "background_merges": self.background_merges,
             "tiers": [t.to_dict() for t in self.tiers],
         }
+
+
+def check_engine(
+    engine: EngineConfig, builders: Mapping[str, type[SlabBuilder]], metric: str, vector_type: str
+) -> None:
+    """Refuse an engine that cannot serve an index of ``metric`` and ``vector_type``.
+
+    Every tier must name a registered builder that supports the metric and the vector type,
+    its ``build`` table must be accepted by the builder's ``__init__`` and its ``query`` table
+    may only name parameters of the builder's ``query_defaults``.
+    """
+    for i, tier in enumerate(engine.tiers):
+        path = f"engine.tiers[{i}]"
+        builder = builders.get(tier.builder)
+        if builder is None:
+            raise InvalidArgumentError(f"unknown slab builder {tier.builder!r}; registered: {sorted(builders)}",
+                                       path=f"{path}.builder")
+        if metric not in builder.metrics:
+            raise InvalidArgumentError(
+                f"builder {tier.builder!r} does not support metric {metric!r} (it supports "
+                f"{sorted(builder.metrics)})", path=f"{path}.builder")
+        if vector_type not in builder.vector_types:
+            raise InvalidArgumentError(
+                f"builder {tier.builder!r} does not support {vector_type} indexes (it supports "
+                f"{sorted(builder.vector_types)})", path=f"{path}.builder")
+        try:
+            builder(**dict(tier.build))
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"bad build parameters for {tier.builder!r}: {exc.message}",
+                                       path=f"{path}.build") from None
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"bad build parameters for {tier.builder!r}: {exc}",
+                                       path=f"{path}.build") from None
+        unknown = set(tier.query) - set(builder.query_defaults)
+        if unknown:
+            raise InvalidArgumentError(
+                f"builder {tier.builder!r} takes no query parameter(s) {sorted(unknown)}; it takes "
+                f"{sorted(builder.query_defaults) or 'none'}", path=f"{path}.query")
 
 
 def _check_int(value: Any, low: int, path: str) -> None:

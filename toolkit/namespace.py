@@ -1,10 +1,12 @@
 """Namespace: one partition's LSN clock, live-version map, memtable and slabs, and its router.
 
 Writes get the next LSN, then land in the memtable; rows they shadow are marked dead in
-whatever segment holds them. A full memtable is flushed into a slab built by the tier's
-builder, and ``merge_fanout`` slabs of one level merge into one bigger slab. Reads search
-the memtable and every slab under (live ∧ filter) masks and merge the candidates in the
-metric's order, breaking ties by id bytewise.
+whatever segment holds them. A full memtable is frozen into a pending slab whose index the
+tier's builder makes, and ``merge_fanout`` slabs of one level merge into one bigger slab;
+both are merge jobs (merges.py), run by the index's background worker or inline. Reads
+search the memtable and every slab under (live ∧ filter) masks — per approximate slab by
+pre-filter scan or by ANN with over-fetch — and merge the candidates in the metric's order,
+breaking ties by id bytewise.
 """
 
 from __future__ import annotations
@@ -12,31 +14,48 @@ from __future__ import annotations
 import math
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from itertools import repeat
+from operator import attrgetter, itemgetter
+from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
 
 from .engine import SlabBuilder
-from .engine_config import EngineConfig
+from .engine_config import EngineConfig, TierConfig
+from .errors import InvalidArgumentError
 from .filters import Filter
 from .lsn import Lsn
-from .scoring import Query, SearchResult, exact_search, scores_to_keys
+from .merges import BUILD, COMPACT, MERGE, REBUILD, MergeJob, MergeRecord, MergeWorker
+from .scoring import Query, SearchResult, exact_search, exact_search_batch, scores_to_keys
 from .segment import Memtable, Rows, Slab, rows_from_batch
 from .records import RecordBatch
 
 # Below this share of allowed rows an approximate slab is searched by exact scan of the
 # allowed rows (pre-filter); above it, by ANN with over-fetch (search_spec §1.7).
 PREFILTER_MAX_FRACTION = 0.05
+# Scanning this many rows exactly costs less than one ANN call's overhead, whatever the share.
+PREFILTER_MAX_ROWS = 1024
+# The first ANN fetch of a filtered search is OVERFETCH times k / (share of allowed rows); it
+# doubles while it misses, up to OVERFETCH_MAX_SHARE of the slab, then the allowed rows are scanned.
+OVERFETCH = 2.0
+OVERFETCH_MAX_SHARE = 0.25
 FILTER_STRATEGIES = ("auto", "prefilter", "ann")
+_RESPONSE_ORDER = itemgetter(0, 1)  # (key, id): the metric's order, ties by id
+_ROWS, _SCORES = attrgetter("rows"), attrgetter("scores")
+_WORK, _SCANNED = attrgetter("distance_computations"), attrgetter("bytes_scanned")
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One search result before the response is built."""
+def prefer_prefilter(n_allowed: int, n_rows: int) -> bool:
+    """Return True when the "auto" strategy scans the allowed rows exactly instead of using the ANN."""
+    return n_allowed <= PREFILTER_MAX_ROWS or n_allowed <= PREFILTER_MAX_FRACTION * n_rows
 
+
+class Candidate(NamedTuple):
+    """One search result before the response is built (a tuple: cheap to make per match)."""
+
+    key: float  # ranking key, smaller is better; (key, id) is the response order
     id: str
     score: float
-    key: float
     rows: Rows
     row: int
 
@@ -45,6 +64,29 @@ class Candidate:
 class SearchStats:
     distance_computations: int = 0
     bytes_scanned: int = 0
+
+
+@dataclass
+class BatchHits:
+    """The matches of a batch of queries, flat: query i's are ``ids[bounds[i]:bounds[i + 1]]``,
+    best first, with their ``scores`` and where each lives (``segments[seg[j]]``, row ``row[j]``)."""
+
+    bounds: list[int]
+    ids: list[str]
+    scores: list[float]
+    keys: np.ndarray
+    seg: np.ndarray
+    row: np.ndarray
+    segments: list[Rows]
+    distance_computations: list[int]  # per query
+    bytes_scanned: list[int]  # per query
+    total: SearchStats
+
+    def candidates(self, i: int) -> list[Candidate]:
+        """Return query i's matches as ``search`` returns them."""
+        a, b = self.bounds[i], self.bounds[i + 1]
+        return [Candidate(float(self.keys[j]), self.ids[j], self.scores[j], self.segments[int(self.seg[j])],
+                          int(self.row[j])) for j in range(a, b)]
 
 
 class Namespace:
@@ -58,14 +100,16 @@ class Namespace:
         dimension: int | None,
         sparse_index: bool,
         engine: EngineConfig,
-        make_builder: Callable[[int], SlabBuilder],
+        make_builder: Callable[[TierConfig], SlabBuilder],
+        worker: MergeWorker | None = None,
     ) -> None:
         self.name = name
         self.metric = metric
         self.dimension = dimension
         self.sparse_index = sparse_index
         self.engine = engine
-        self._make_builder = make_builder
+        self.make_builder = make_builder
+        self._worker = worker  # None: jobs run inline, as with background_merges = false
         self.last_lsn = Lsn(0)
         self.max_indexed_lsn = Lsn(0)
         self.live: dict[str, int] = {}  # id -> billed bytes of its live version
@@ -73,6 +117,14 @@ class Namespace:
         self.memtable = Memtable(dimension)
         self.slabs: list[Slab] = []
         self._sorted_ids: list[str] | None = None
+        self._request: str | None = None  # a pending compact/rebuild request
+        self._in_flight = 0  # planned jobs not yet committed (their sources may be gone already)
+        self._accepted_params: tuple[EngineConfig, frozenset[str]] | None = None
+        self.merges: list[MergeRecord] = []  # history of finished jobs, oldest first
+        self.unreported_failures: list[MergeRecord] = []
+        # Called under the index lock as (namespace, added, removed) whenever the slab list
+        # changes (a flush freezes the memtable, a job swaps slabs); persistence hooks in here.
+        self.on_slabs_changed: Callable[[Namespace, list[Slab], list[Slab]], None] | None = None
 
     # -- LSN -------------------------------------------------------------------------------
     def next_lsn(self) -> Lsn:
@@ -121,7 +173,9 @@ class Namespace:
         self.live.clear()
         self.total_bytes = 0
         self.memtable = Memtable(self.dimension)
-        self.slabs = []
+        removed, self.slabs = self.slabs, []
+        self._request = None
+        self._changed([], removed)
         self._applied(lsn)
 
     def _kill(self, ids: list[str]) -> None:
@@ -136,50 +190,130 @@ class Namespace:
 
     # -- flush and merge -------------------------------------------------------------------
     def flush(self) -> Slab | None:
-        """Freeze the memtable's live rows into a slab; return it (None if nothing was live)."""
+        """Freeze the memtable's live rows into a pending slab and schedule its index build.
+
+        Return the slab (None if nothing was live). Until its index is built the slab is
+        searched by exact scan; with background merges the build runs on the index's worker.
+        """
         if not len(self.memtable):
             return None
         rows = self.memtable.rows().take(np.flatnonzero(self.memtable.alive()))
         self.memtable = Memtable(self.dimension)
         if not len(rows):
             return None
-        slab = self._build(rows, level=0)
+        slab = Slab.pending(rows, level=0)
         self.slabs.append(slab)
-        self.merge()
+        self._changed([slab], [])
+        self._schedule()
         return slab
 
-    def _build(self, rows: Rows, level: int) -> Slab:
-        tier = self.engine.tier_for(len(rows))
-        return Slab.build(rows, self._make_builder(tier), self.metric, tier, level)
+    def request(self, kind: str) -> None:
+        """Ask for every slab to be merged into one: ``"compact"`` (only if that changes
+        anything) or ``"rebuild"`` (always, with the current engine)."""
+        if kind not in (COMPACT, REBUILD):
+            raise ValueError(f"unknown request {kind!r}")
+        if self._request != REBUILD:
+            self._request = kind
+        self._schedule()
 
-    def merge(self, *, everything: bool = False) -> list[Slab]:
-        """Merge slabs: ``merge_fanout`` slabs of one level, or all slabs when ``everything``."""
-        made = []
-        while True:
-            group = self._merge_group(everything)
-            if not group:
-                return made
-            live = [s.rows.take(np.flatnonzero(s.alive)) for s in group]
-            rows = Rows.concat(live)
-            survivors = [s for s in self.slabs if all(s is not g for g in group)]
-            if len(rows):
-                merged = self._build(rows, level=max(s.level for s in group) + 1)
-                survivors.append(merged)
-                made.append(merged)
-            self.slabs = survivors
-            if everything:
-                return made
-
-    def _merge_group(self, everything: bool) -> list[Slab]:
+    def merge(self, *, everything: bool = False) -> None:
+        """Run every due job now, inline (``everything``: first merge all slabs into one)."""
         if everything:
-            return list(self.slabs) if len(self.slabs) > 1 or any(s.live_rows() < len(s) for s in self.slabs) else []
+            self._request = self._request or COMPACT
+        self.run_jobs()
+
+    @property
+    def has_work(self) -> bool:
+        """Return True while a job is planned, running or due."""
+        return bool(self._in_flight) or self._request is not None or any(s.state == "pending" for s in self.slabs) \
+            or self._merge_group() is not None
+
+    def _schedule(self) -> None:
+        if self._worker is not None and self.engine.background_merges:
+            self._worker.submit()
+        else:
+            self.run_jobs()
+
+    def run_jobs(self) -> None:
+        """Plan, build and commit jobs in the calling thread until none is due."""
+        while (job := self.next_job()) is not None:
+            job.run()
+            self.commit(job)
+
+    def next_job(self) -> MergeJob | None:
+        """Plan the most urgent job and claim its slabs (call with the index lock held)."""
+        free = [s for s in self.slabs if not s.claimed]
+        if self._request is not None and not any(s.claimed for s in self.slabs):
+            kind, self._request = self._request, None
+            if free and (kind == REBUILD or len(free) > 1 or any(s.index is None or s.live_rows() < len(s)
+                                                                 for s in free)):
+                level = max(s.level for s in free) + (1 if len(free) > 1 else 0)
+                return self._claim(kind, free, level)
+        for slab in free:
+            if slab.state == "pending":
+                return self._claim(BUILD, [slab], slab.level)
+        group = self._merge_group()
+        if group is not None:
+            return self._claim(MERGE, group, max(s.level for s in group) + 1)
+        return None
+
+    def _merge_group(self) -> list[Slab] | None:
         by_level: dict[int, list[Slab]] = {}
         for slab in self.slabs:
-            by_level.setdefault(slab.level, []).append(slab)
+            if slab.index is not None and not slab.claimed and slab.error is None:
+                by_level.setdefault(slab.level, []).append(slab)
         for level in sorted(by_level):
             if len(by_level[level]) >= self.engine.merge_fanout:
                 return by_level[level][: self.engine.merge_fanout]
-        return []
+        return None
+
+    def _claim(self, kind: str, sources: list[Slab], level: int) -> MergeJob:
+        for slab in sources:
+            slab.claimed = True
+        self._in_flight += 1
+        taken = [np.flatnonzero(slab.alive) for slab in sources]
+        return MergeJob(self, kind, sources, taken, level, self.engine)
+
+    def commit(self, job: MergeJob) -> None:
+        """Swap a built job's slab in for its sources (call with the index lock held).
+
+        Rows killed while the job ran are dead in the sources' live masks; the new slab's
+        mask is recomputed from them here, so no delete or overwrite is lost.
+        """
+        for slab in job.sources:
+            slab.claimed = False
+        self._in_flight -= 1
+        present = {id(s) for s in self.slabs}
+        if not all(id(s) in present for s in job.sources):  # delete_all or a newer job replaced them
+            self._log(job.record("abandoned"))
+            return
+        if job.error is not None:  # the sources stay; they are not merged again until a compaction
+            for slab in job.sources:
+                slab.error = f"{type(job.error).__name__}: {job.error}"
+            record = job.record("failed")
+            self.unreported_failures.append(record)
+            self._log(record)
+            return
+        alive = np.concatenate([s.alive[t] for s, t in zip(job.sources, job.taken)])
+        died = int(alive.size - np.count_nonzero(alive))
+        added: list[Slab] = []
+        if job.result is not None:
+            job.result.alive = alive
+            if job.result.live_rows():
+                added.append(job.result)
+        position = min(i for i, s in enumerate(self.slabs) if id(s) in {id(x) for x in job.sources})
+        sources = {id(s) for s in job.sources}
+        kept = [s for s in self.slabs if id(s) not in sources]
+        self.slabs = kept[:position] + added + kept[position:]
+        self._log(job.record("done", died))
+        self._changed(added, list(job.sources))
+
+    def _log(self, record: MergeRecord) -> None:
+        self.merges.append(record)
+
+    def _changed(self, added: list[Slab], removed: list[Slab]) -> None:
+        if self.on_slabs_changed is not None and (added or removed):
+            self.on_slabs_changed(self, added, removed)
 
     # -- reads -----------------------------------------------------------------------------
     def segments(self) -> list[tuple[Rows, np.ndarray, Slab | None]]:
@@ -235,13 +369,14 @@ class Namespace:
         query_params: dict[str, Any] | None = None,
     ) -> tuple[list[Candidate], SearchStats]:
         """Return the best ``k`` live, matching records of the namespace, best first."""
+        self.check_query_params(query_params or {})
         stats = SearchStats()
         found: list[Candidate] = []
         for rows, alive, slab in self.segments():
-            allowed = alive
+            allowed: np.ndarray | None = alive
             if compiled is not None:
                 allowed = alive & compiled.mask(rows.columns, negation_requires_field=negation_requires_field)
-            elif alive.all():
+            elif slab.fully_alive() if slab is not None else alive.all():
                 allowed = None
             if allowed is not None and not allowed.any():
                 continue
@@ -253,11 +388,9 @@ class Namespace:
             stats.distance_computations += result.distance_computations
             stats.bytes_scanned += result.bytes_scanned
             keys = scores_to_keys(result.scores, self.metric)
-            found.extend(
-                Candidate(rows.ids[r], float(s), float(key), rows, int(r))
-                for r, s, key in zip(result.rows, result.scores, keys)
-            )
-        found.sort(key=lambda c: (c.key, c.id))
+            found.extend(map(Candidate, keys.tolist(), rows.ids[result.rows].tolist(), result.scores.tolist(),
+                             repeat(rows), result.rows.tolist()))
+        found.sort(key=_RESPONSE_ORDER)
         return found[:k], stats
 
     def _search_segment(
@@ -274,16 +407,17 @@ class Namespace:
         exact = lambda: exact_search(  # noqa: E731 - the fallback every path shares
             query, self.metric, k, rows.dense, sparse, allowed, drop_zero=self.sparse_index
         )
-        if slab is None:
+        if slab is None or slab.index is None or slab.builder is None:  # memtable, or an index still building
             return exact()
-        builder = slab.builder
-        params = {**self._tier_query_params(slab.tier), **query_params}
+        builder = type(slab.builder)
         if query.dense is not None and query.sparse is not None and "hybrid" not in builder.vector_types:
-            return exact()
+            return exact()  # hybrid queries on a dense-only engine: scored exactly (both halves)
+        params = dict(slab.query_params)
+        params.update((name, value) for name, value in query_params.items() if name in builder.query_defaults)
         if allowed is None or builder.native_filtering:
             return slab.index.search(query, k, allowed, **params)
         n_allowed = int(np.count_nonzero(allowed))
-        if strategy == "prefilter" or (strategy == "auto" and n_allowed <= PREFILTER_MAX_FRACTION * len(rows)):
+        if strategy == "prefilter" or (strategy == "auto" and prefer_prefilter(n_allowed, len(rows))):
             return exact()
         return self._overfetch(slab, query, k, allowed, n_allowed, params, exact)
 
@@ -297,24 +431,183 @@ class Namespace:
         params: dict[str, Any],
         exact: Callable[[], SearchResult],
     ) -> SearchResult:
-        """Search an approximate slab for more than k, keep allowed rows, widen until enough."""
+        """Ask an approximate slab for more than k, keep allowed rows, widen until enough.
+
+        The first fetch expects the allowed rows to be spread evenly through the ANN's
+        answer and doubles that for safety; each miss doubles it again, up to a quarter of
+        the slab. When that still does not surface min(k, allowed) allowed rows, the allowed
+        rows are scanned exactly, so a filtered query never returns fewer results than it should.
+        """
+        assert slab.index is not None
+        size = len(slab)
         want = min(k, n_allowed)
-        fetch = min(len(slab), max(2 * k, math.ceil(k * len(slab) / n_allowed * 1.5)))
-        work = 0
+        fetch = min(size, max(2 * k, math.ceil(k * size / n_allowed * OVERFETCH)))
+        limit = min(size, max(fetch, math.ceil(size * OVERFETCH_MAX_SHARE)))
+        work = scanned = 0
         while True:
             result = slab.index.search(query, fetch, None, **params)
             work += result.distance_computations
+            scanned += result.bytes_scanned
             keep = allowed[result.rows]
-            if np.count_nonzero(keep) >= want or fetch >= len(slab):
-                if np.count_nonzero(keep) < want:  # the ANN graph missed allowed rows: be exact
-                    fallback = exact()
-                    return SearchResult(fallback.rows, fallback.scores, work + fallback.distance_computations,
-                                        fallback.bytes_scanned)
-                return SearchResult(result.rows[keep], result.scores[keep], work, result.bytes_scanned)
-            fetch = min(len(slab), fetch * 2)
+            found = int(np.count_nonzero(keep))
+            if found >= want:
+                rows, scores = result.rows[keep][:k], result.scores[keep][:k]
+                return SearchResult(rows, scores, work, scanned)
+            if fetch >= limit:  # the ANN does not reach enough allowed rows: be exact
+                fallback = exact()
+                return SearchResult(fallback.rows, fallback.scores, work + fallback.distance_computations,
+                                    scanned + fallback.bytes_scanned)
+            fetch = min(limit, fetch * 2)
 
-    def _tier_query_params(self, tier: int) -> dict[str, Any]:
-        return dict(self.engine.tiers[tier].query)
+    def search_batch(
+        self,
+        queries: np.ndarray,
+        k: int,
+        compiled: Filter | None,
+        *,
+        negation_requires_field: bool,
+        strategy: str = "auto",
+        query_params: dict[str, Any] | None = None,
+    ) -> BatchHits:
+        """``search`` of every row of ``queries`` ((n, dimension) float32, dense only).
+
+        Per segment the allowed mask is computed once for the whole batch and the segment is
+        searched with one ``search_batch`` call (memtable and pending slabs: one batched exact
+        scan); over-fetch and exact fallback run per query as in ``search``, so each query gets
+        what ``search`` returns for it (scores up to float32 rounding of batched products).
+        The candidates of all segments are merged for all queries at once, in (key, id) order.
+        """
+        params_in = query_params or {}
+        self.check_query_params(params_in)
+        n = int(queries.shape[0])
+        work = np.zeros(n, dtype=np.int64)
+        scanned = np.zeros(n, dtype=np.int64)
+        owners, keys, scores, ids, segs, rows_at = [], [], [], [], [], []
+        segments: list[Rows] = []
+        for rows, alive, slab in self.segments():
+            allowed: np.ndarray | None = alive
+            if compiled is not None:
+                allowed = alive & compiled.mask(rows.columns, negation_requires_field=negation_requires_field)
+            elif slab.fully_alive() if slab is not None else alive.all():
+                allowed = None
+            if allowed is not None and not allowed.any():
+                continue
+            results = self._search_segment_batch(rows, slab, queries, k, allowed, strategy, params_in)
+            work += np.fromiter(map(_WORK, results), dtype=np.int64, count=n)
+            scanned += np.fromiter(map(_SCANNED, results), dtype=np.int64, count=n)
+            parts = list(map(_ROWS, results))
+            seg_rows = np.concatenate(parts)
+            owners.append(np.repeat(np.arange(n), np.fromiter(map(len, parts), dtype=np.int64, count=n)))
+            scores.append(np.concatenate(list(map(_SCORES, results))))
+            keys.append(scores_to_keys(scores[-1], self.metric))
+            ids.append(rows.ids[seg_rows])
+            rows_at.append(seg_rows)
+            segs.append(np.full(seg_rows.size, len(segments), dtype=np.int64))
+            segments.append(rows)
+        stats = SearchStats(int(work.sum()), int(scanned.sum()))
+        if not segments:
+            empty = np.empty(0, np.int64)
+            return BatchHits([0] * (n + 1), [], [], empty, empty, empty, segments, work.tolist(), scanned.tolist(),
+                             stats)
+        owner, key, score, id_, seg, row = (np.concatenate(x) for x in (owners, keys, scores, ids, segs, rows_at))
+        if len(segments) > 1 or np.any((owner[1:] == owner[:-1]) & (key[1:] < key[:-1])):
+            order = np.lexsort((key, owner))  # per query, best key first; equal keys keep their order
+            owner, key, score, id_, seg, row = (x[order] for x in (owner, key, score, id_, seg, row))
+        tied = (owner[1:] == owner[:-1]) & (key[1:] == key[:-1])
+        if tied.any():  # equal keys: the smaller id first (bytewise), as search's sort does
+            order = np.arange(owner.size)
+            for q in np.unique(owner[1:][tied]).tolist():
+                a, b = np.searchsorted(owner, [q, q + 1])
+                order[a:b] = a + np.array(sorted(range(b - a), key=lambda j: (key[a + j], id_[a + j])))
+            owner, key, score, id_, seg, row = (x[order] for x in (owner, key, score, id_, seg, row))
+        starts = np.searchsorted(owner, np.arange(n + 1))
+        keep = np.arange(owner.size) - starts[owner] < k
+        if not keep.all():
+            owner, key, score, id_, seg, row = (x[keep] for x in (owner, key, score, id_, seg, row))
+            starts = np.searchsorted(owner, np.arange(n + 1))
+        return BatchHits(starts.tolist(), id_.tolist(), score.tolist(), key, seg, row, segments, work.tolist(),
+                         scanned.tolist(), stats)
+
+    def _search_segment_batch(
+        self,
+        rows: Rows,
+        slab: Slab | None,
+        queries: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None,
+        strategy: str,
+        query_params: dict[str, Any],
+    ) -> list[SearchResult]:
+        exact = lambda qs: exact_search_batch(qs, self.metric, k, rows.dense, allowed)  # noqa: E731
+        if slab is None or slab.index is None or slab.builder is None:  # memtable, or an index still building
+            return exact(queries)
+        builder = type(slab.builder)
+        params = dict(slab.query_params)
+        params.update((name, value) for name, value in query_params.items() if name in builder.query_defaults)
+        if allowed is None or builder.native_filtering:
+            return slab.index.search_batch(queries, k, allowed, **params)
+        n_allowed = int(np.count_nonzero(allowed))
+        if strategy == "prefilter" or (strategy == "auto" and prefer_prefilter(n_allowed, len(rows))):
+            return exact(queries)
+        return self._overfetch_batch(slab, queries, k, allowed, n_allowed, params, exact)
+
+    def _overfetch_batch(
+        self,
+        slab: Slab,
+        queries: np.ndarray,
+        k: int,
+        allowed: np.ndarray,
+        n_allowed: int,
+        params: dict[str, Any],
+        exact: Callable[[np.ndarray], list[SearchResult]],
+    ) -> list[SearchResult]:
+        """``_overfetch`` of a batch: the queries still short of min(k, allowed) allowed rows
+        are fetched again, together, with the doubled fetch; the rest fall back to one exact scan."""
+        assert slab.index is not None
+        size = len(slab)
+        want = min(k, n_allowed)
+        fetch = min(size, max(2 * k, math.ceil(k * size / n_allowed * OVERFETCH)))
+        limit = min(size, max(fetch, math.ceil(size * OVERFETCH_MAX_SHARE)))
+        n = int(queries.shape[0])
+        out: list[SearchResult | None] = [None] * n
+        work = [0] * n
+        scanned = [0] * n
+        pending = list(range(n))
+        while pending:
+            batch = queries if len(pending) == n else queries[pending]
+            short: list[int] = []
+            for i, result in zip(pending, slab.index.search_batch(batch, fetch, None, **params)):
+                work[i] += result.distance_computations
+                scanned[i] += result.bytes_scanned
+                keep = allowed[result.rows]
+                if int(np.count_nonzero(keep)) >= want:
+                    out[i] = SearchResult(result.rows[keep][:k], result.scores[keep][:k], work[i], scanned[i])
+                else:
+                    short.append(i)
+            pending = short
+            if pending and fetch >= limit:  # the ANN does not reach enough allowed rows: be exact
+                for i, fallback in zip(pending, exact(queries[pending])):
+                    out[i] = SearchResult(fallback.rows, fallback.scores, work[i] + fallback.distance_computations,
+                                          scanned[i] + fallback.bytes_scanned)
+                break
+            fetch = min(limit, fetch * 2)
+        return out  # type: ignore[return-value]
+
+    def check_query_params(self, params: dict[str, Any]) -> None:
+        """Refuse ``search_params`` that no builder of this namespace's engine takes."""
+        if not params:
+            return
+        if self._accepted_params is None or self._accepted_params[0] is not self.engine:
+            names: set[str] = set()
+            for tier in self.engine.tiers:
+                names.update(type(self.make_builder(tier)).query_defaults)
+            self._accepted_params = (self.engine, frozenset(names))
+        accepted = self._accepted_params[1]
+        unknown = set(params) - accepted
+        if unknown:
+            raise InvalidArgumentError(
+                f"{sorted(unknown)} are not query parameters of this index's engine; it takes "
+                f"{sorted(accepted) or 'none'}", path="search_params")
 
     def live_count(self) -> int:
         return len(self.live)

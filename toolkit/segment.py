@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -163,42 +163,91 @@ class Memtable:
         return len(self.row_of)
 
 
-@dataclass
+@dataclass(eq=False)  # identity semantics: slabs are compared with ``is``, never by value
 class Slab:
-    """An immutable block of rows with the ANN index its tier's builder made for it."""
+    """An immutable block of rows with the ANN index its tier's builder made for it.
 
-    rows: Rows
-    builder: SlabBuilder
-    index: SlabIndex
-    tier: int
+    A slab is *pending* (``index is None``) from the moment a flush freezes the memtable
+    until its index is built; the router scans a pending slab exactly, so no write is ever
+    invisible while a build runs in the background.
+    """
+
+    rows: Rows = field(repr=False)
+    builder: SlabBuilder | None
+    index: SlabIndex | None = field(repr=False)
+    tier: int | None
     level: int
     build_seconds: float
-    alive: np.ndarray
+    alive: np.ndarray = field(repr=False)
+    query_params: Mapping[str, Any] = field(default_factory=dict)
     number: int = field(default_factory=lambda: next(_slab_numbers))
     created_at: float = field(default_factory=time.time)
+    claimed: bool = False  # a merge job is rebuilding this slab; others leave it alone
+    error: str | None = None  # why a job on this slab failed (unbuilt: exact-scanned; built: not merged again)
+    _fully_alive: bool | None = field(default=None, init=False, repr=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "alive":  # a new live mask: forget what was known about the old one
+            object.__setattr__(self, "_fully_alive", None)
+        object.__setattr__(self, name, value)
 
     @classmethod
-    def build(cls, rows: Rows, builder: SlabBuilder, metric: str, tier: int, level: int) -> Slab:
+    def build(
+        cls,
+        rows: Rows,
+        builder: SlabBuilder,
+        metric: str,
+        tier: int,
+        level: int,
+        query_params: Mapping[str, Any] | None = None,
+    ) -> Slab:
+        """Build the builder's index over ``rows``; every row starts alive."""
         started = time.perf_counter()
         index = builder.build(rows.slab_data(), metric)
-        return cls(rows, builder, index, tier, level, time.perf_counter() - started, np.ones(len(rows), bool))
+        return cls(rows, builder, index, tier, level, time.perf_counter() - started, np.ones(len(rows), bool),
+                   dict(query_params or {}))
+
+    @classmethod
+    def pending(cls, rows: Rows, level: int = 0) -> Slab:
+        """Return a slab whose index is still to be built (searched by exact scan meanwhile)."""
+        return cls(rows, None, None, None, level, 0.0, np.ones(len(rows), bool))
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    @property
+    def state(self) -> str:
+        """"pending" → "building" → "ready" (→ "merging" while a merge reads it); "failed" if its build failed."""
+        if self.index is not None:
+            return "merging" if self.claimed else "ready"
+        if self.error is not None:
+            return "building" if self.claimed else "failed"
+        return "building" if self.claimed else "pending"
 
     def live_rows(self) -> int:
         return int(np.count_nonzero(self.alive))
 
     def kill(self, ids: Sequence[str]) -> None:
-        self.alive[self.rows.locate(ids)] = False
+        rows = self.rows.locate(ids)
+        if rows.size:
+            self.alive[rows] = False
+            self._fully_alive = False
+
+    def fully_alive(self) -> bool:
+        """Return True when no row is dead (cached: an unfiltered query then skips the mask)."""
+        if self._fully_alive is None:
+            self._fully_alive = bool(self.alive.all())
+        return self._fully_alive
 
     def describe(self) -> dict[str, Any]:
         lsns = self.rows.lsns
         vector_bytes = 0 if self.rows.dense is None else self.rows.dense.nbytes
         return {
             "slab": self.number,
-            "builder": self.builder.name,
-            "params": repr(self.builder),
+            "builder": None if self.builder is None else self.builder.name,
+            "params": None if self.builder is None else repr(self.builder),
+            "query_params": dict(self.query_params),
+            "state": self.state,
             "tier": self.tier,
             "level": self.level,
             "rows": len(self),
@@ -206,6 +255,6 @@ class Slab:
             "min_lsn": int(lsns.min()) if lsns.size else None,
             "max_lsn": int(lsns.max()) if lsns.size else None,
             "build_seconds": self.build_seconds,
-            "index_bytes": int(self.index.nbytes),
+            "index_bytes": 0 if self.index is None else int(self.index.nbytes),
             "vector_bytes": int(vector_bytes + self.rows.sparse.values.nbytes + self.rows.sparse.indices.nbytes),
         }
