@@ -1,0 +1,222 @@
+"""Slab files: one immutable directory per slab (or per backed-up namespace).
+
+    <slab>/arrays.npz        ids are not here; dense float32 rows, sparse CSR, per-row LSN and
+                             billed size, and the metadata columns' arrays (MetadataColumns.state())
+    <slab>/columns.json      the metadata fields: names, vocabularies, which arrays exist
+    <slab>/records.parquet   id (string) and metadata (the record's metadata as a JSON string or NULL)
+    <slab>/engine/           the engine's own index files (SlabIndex.save), when it can save them
+    <slab>/SLAB.json         checksummed: rows, tier, level, builder and its parameters, metric, and
+                             the size and CRC32 of every other file — written last
+
+The directory is written under a temporary name, fsync'd and renamed into place, so a crash
+never leaves a half-written slab under a live name. Loading verifies every checksum first
+and raises DataLossError naming the damaged file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..columns import MetadataColumns
+from ..engine import SlabBuilder, SlabIndex
+from ..errors import DataLossError, InternalError, UnimplementedError
+from ..segment import Rows, Slab
+from ..sparse import SparseRows
+from .files import (
+    checked_json_bytes,
+    crc_of_bytes,
+    file_crc,
+    fsync_dir,
+    fsync_file,
+    parse_checked_json,
+    remove_tree,
+    write_file,
+)
+
+log = logging.getLogger(__name__)
+
+SLAB_META = "SLAB.json"
+FORMAT = "toolkit.slab/1"
+_COLUMN_ARRAYS = ("kind", "str_codes", "num", "list_indptr", "list_codes")
+
+
+def write_rows_dir(
+    parent: Path, name: str, rows: Rows, info: Mapping[str, Any], index: SlabIndex | None = None
+) -> int:
+    """Write ``rows`` (and ``index``'s own files) as ``parent/name``; return the CRC32 of SLAB.json."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tmp = parent / f".tmp-{name}"
+    if tmp.exists():
+        remove_tree(tmp)
+    tmp.mkdir(parents=True)
+    arrays: dict[str, np.ndarray] = {
+        "lsns": np.asarray(rows.lsns, np.int64),
+        "sizes": np.asarray(rows.sizes, np.int64),
+        "sparse_indptr": np.asarray(rows.sparse.indptr, np.int64),
+        "sparse_indices": np.asarray(rows.sparse.indices, np.uint32),
+        "sparse_values": np.asarray(rows.sparse.values, np.float32),
+    }
+    if rows.dense is not None:
+        arrays["dense"] = np.asarray(rows.dense, np.float32)
+    state = rows.columns.state()
+    fields = []
+    for i, (field, saved) in enumerate(state["fields"].items()):
+        present = []
+        for attr in _COLUMN_ARRAYS:
+            array = np.asarray(saved[attr])
+            if attr == "kind" or array.size:
+                arrays[f"m{i}_{attr}"] = array
+                present.append(attr)
+        fields.append({"name": field, "vocab": list(saved["vocab"]), "arrays": present})
+    with open(tmp / "arrays.npz", "wb") as handle:
+        np.savez(handle, **arrays)
+    write_file(tmp / "columns.json", json.dumps({"n_rows": state["n_rows"], "fields": fields}).encode("utf-8"))
+    metadata = [None if m is None else json.dumps(m, separators=(",", ":")) for m in rows.metadata.tolist()]
+    table = pa.table({"id": pa.array(rows.ids.tolist(), pa.string()), "metadata": pa.array(metadata, pa.string())})
+    pq.write_table(table, tmp / "records.parquet")
+    engine_saved = False
+    if index is not None:
+        try:
+            (tmp / "engine").mkdir()
+            index.save(tmp / "engine")
+            engine_saved = True
+        except (UnimplementedError, NotImplementedError):
+            remove_tree(tmp / "engine")
+    files = {}
+    for path in sorted(p for p in tmp.rglob("*") if p.is_file()):
+        fsync_file(path)
+        files[str(path.relative_to(tmp))] = list(file_crc(path))
+    for directory in sorted((p for p in tmp.rglob("*") if p.is_dir()), reverse=True):
+        fsync_dir(directory)
+    meta = {"format": FORMAT, "rows": len(rows), "engine_saved": engine_saved, "files": files, **info}
+    data = checked_json_bytes(meta)
+    write_file(tmp / SLAB_META, data)
+    fsync_dir(tmp)
+    os.replace(tmp, parent / name)
+    fsync_dir(parent)
+    return crc_of_bytes(data)
+
+
+def read_rows_dir(directory: Path, expected_crc: int | None) -> tuple[dict[str, Any], Rows]:
+    """Verify and load a directory written by ``write_rows_dir``; return (SLAB.json, rows)."""
+    import pyarrow.parquet as pq
+
+    meta_path = directory / SLAB_META
+    try:
+        raw = meta_path.read_bytes()
+    except FileNotFoundError:
+        raise DataLossError(f"missing slab file {meta_path}") from None
+    if expected_crc is not None and crc_of_bytes(raw) != expected_crc:
+        raise DataLossError(f"damaged slab file {meta_path}: checksum does not match the manifest")
+    meta = parse_checked_json(raw, meta_path)
+    for relative, (size, crc) in meta["files"].items():
+        path = directory / relative
+        try:
+            found = file_crc(path)
+        except FileNotFoundError:
+            raise DataLossError(f"missing slab file {path}") from None
+        if found != (size, crc):
+            raise DataLossError(f"damaged slab file {path}: size/checksum mismatch "
+                                f"(expected {size} bytes crc {crc:08x}, found {found[0]} bytes crc {found[1]:08x})")
+    try:  # every file matched its checksum, so a failure here means a bug or a foreign file
+        with np.load(directory / "arrays.npz", allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        columns_info = json.loads((directory / "columns.json").read_bytes())
+        table = pq.read_table(directory / "records.parquet")
+        ids = np.asarray(table.column("id").to_numpy(zero_copy_only=False), dtype=object)
+        texts = table.column("metadata").to_pylist()
+        metadata = np.empty(len(texts), dtype=object)
+        if texts:  # one JSON parse for all rows: far faster than one per row
+            metadata[:] = json.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataLossError(f"unreadable slab {directory}: {exc}") from None
+    fields = {}
+    for i, field in enumerate(columns_info["fields"]):
+        saved: dict[str, Any] = {"vocab": field["vocab"]}
+        for attr in _COLUMN_ARRAYS:
+            saved[attr] = arrays.get(f"m{i}_{attr}", np.empty(0))
+        fields[field["name"]] = saved
+    try:
+        columns = MetadataColumns.from_state(
+            {"format": "toolkit.metadata_columns/1", "n_rows": columns_info["n_rows"], "fields": fields}
+        )
+    except InternalError as exc:
+        raise DataLossError(f"damaged metadata columns in {directory}: {exc}") from None
+    sparse = SparseRows(arrays["sparse_indptr"], arrays["sparse_indices"], arrays["sparse_values"])
+    rows = Rows(ids, arrays.get("dense"), sparse, metadata, columns, arrays["lsns"], arrays["sizes"])
+    if len(rows) != meta["rows"] or len(columns) != len(rows) or len(sparse) != len(rows):
+        raise DataLossError(f"inconsistent slab {directory}: row counts disagree")
+    return meta, rows
+
+
+def slab_info(slab: Slab, metric: str) -> dict[str, Any]:
+    """Return what SLAB.json records about a slab beside its files (builder None: index not built yet)."""
+    return {
+        "kind": "slab",
+        "tier": slab.tier,
+        "level": slab.level,
+        "builder": None if slab.builder is None or slab.index is None else slab.builder.name,
+        "params": None if slab.builder is None or slab.index is None else _json_params(slab.builder),
+        "query_params": _plain_params(slab.query_params),
+        "metric": metric,
+        "build_seconds": slab.build_seconds,
+        "created_at": slab.created_at,
+    }
+
+
+def _plain_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(params)
+    try:
+        json.dumps(out)
+    except TypeError:
+        raise InternalError(f"query parameters {out!r} are not JSON; the slab cannot be persisted") from None
+    return out
+
+
+def _json_params(builder: SlabBuilder) -> dict[str, Any]:
+    params = builder.get_params()
+    try:
+        json.dumps(params)
+    except TypeError:
+        raise InternalError(f"build parameters of {builder!r} are not JSON; the slab cannot be persisted") from None
+    return params
+
+
+def load_slab(
+    directory: Path, expected_crc: int | None, builders: Mapping[str, type[SlabBuilder]], tiers: int
+) -> Slab:
+    """Load a slab: verify, read the rows, then load the engine's files or rebuild its index."""
+    meta, rows = read_rows_dir(directory, expected_crc)
+    alive = np.ones(len(rows), bool)
+    if meta["builder"] is None:  # persisted before its index was built: the namespace builds it again
+        return Slab(rows, None, None, None, int(meta["level"]), 0.0, alive, created_at=meta["created_at"])
+    builder_class = builders.get(meta["builder"])
+    if builder_class is None:
+        raise InternalError(f"slab {directory} was built by {meta['builder']!r}, which is not registered; "
+                            f"registered: {sorted(builders)}")
+    builder = builder_class(**meta["params"])
+    started = time.perf_counter()
+    index = None
+    if meta["engine_saved"]:
+        try:
+            index = builder.load(directory / "engine", rows.slab_data(), meta["metric"])
+        except Exception as exc:  # noqa: BLE001 - a stale or foreign engine file: rebuild instead
+            message = f"cannot load the saved {meta['builder']} index of {directory} ({exc}); rebuilding it"
+            log.warning(message)
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+    if index is None:
+        index = builder.build(rows.slab_data(), meta["metric"])
+    build_seconds = meta["build_seconds"] if meta["engine_saved"] else time.perf_counter() - started
+    tier = min(int(meta["tier"]), tiers - 1)
+    return Slab(rows, builder, index, tier, int(meta["level"]), build_seconds, alive,
+                query_params=dict(meta.get("query_params") or {}), created_at=meta["created_at"])
