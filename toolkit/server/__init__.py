@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from .app import create_app
+from .app import MAX_REQUEST_HEAD_BYTES, create_app
 
 __all__ = ["create_app", "start", "BackgroundServer"]
 
@@ -39,7 +39,8 @@ class BackgroundServer:
         self.host, self.port = host, port
         self.url = f"http://{host}:{port}"
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
-                                lifespan="on", timeout_graceful_shutdown=10)
+                                lifespan="on", timeout_graceful_shutdown=10, server_header=False,
+                                h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"toolkit-server-{port}", daemon=True)
 

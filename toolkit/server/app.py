@@ -49,6 +49,8 @@ DEFAULT_MAX_UPSERT_BODY = 8 * MAX_UPSERT_BYTES
 DEFAULT_MAX_BODY = 4_000_000
 DRAIN_FACTOR = 4  # read and drop up to 4x the limit so the client sees our 400, then stop reading
 DATA_PREFIX = "/index"
+# A fetch of 1000 ids of up to 512 characters is a long GET line; h11's default cap is 16 KB.
+MAX_REQUEST_HEAD_BYTES = 2_000_000
 _HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
 
@@ -70,7 +72,6 @@ class Call:
 
     method: str
     path: str
-    raw_path: str
     path_params: dict[str, Any]
     query: QueryParams
     body: bytes
@@ -82,7 +83,6 @@ class Call:
 
 
 Result = tuple[int, Any, Mapping[str, str]]  # (status, JSON-able payload or None, headers)
-Handler = Callable[[Any, Call], Result]
 
 
 # -- the handlers --------------------------------------------------------------------------------
@@ -266,6 +266,15 @@ def _too_large(size: int, limit: int, at_least: bool = False) -> InvalidArgument
     )
 
 
+def _check_json_content_type(value: str | None) -> None:
+    """Bodies must be declared JSON, as every SDK does. This also makes a browser preflight any
+    cross-site write, so a web page cannot post to a key-less local server behind its user's back."""
+    media = (value or "").split(";", 1)[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        raise InvalidArgumentError(f"Content-Type must be application/json, got {value or 'none'}",
+                                   path="content-type")
+
+
 def _base_url(request: Request, public_url: str | None) -> str:
     if public_url:
         return public_url.rstrip("/")
@@ -291,16 +300,18 @@ def _raw_namespace(request: Request) -> str:
     return request.path_params.get("ns", "")
 
 
-def _endpoint(handlers: Handlers, method: Callable[[Call], Result], plane: Plane, limit: int,
-              config: ServerConfig, *, namespace_in_path: bool = False) -> Callable[[Request], Any]:
+def _endpoint(method: Callable[[Call], Result], plane: Plane, limit: int, config: ServerConfig, *,
+              namespace_in_path: bool = False) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         headers = {"x-pinecone-request-id": request_id()}
         try:
             body = b""
             if request.method in ("POST", "PATCH", "PUT"):
                 body = await read_body(request, limit)
-            call = Call(request.method, request.url.path, "", dict(request.path_params), request.query_params,
-                        body, _base_url(request, config.public_url))
+                if body and not body.isspace():
+                    _check_json_content_type(request.headers.get("content-type"))
+            call = Call(request.method, request.url.path, dict(request.path_params), request.query_params, body,
+                        _base_url(request, config.public_url))
             if namespace_in_path:
                 call.extra["namespace"] = _raw_namespace(request)
 
@@ -331,19 +342,50 @@ def _unsupported(what: str) -> Callable[[Request], Any]:
     return endpoint
 
 
-class ApiKeyMiddleware:
-    """Refuse (401) every request without the right ``Api-Key`` header, before reading its body."""
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "*.localhost", "::1")
 
-    def __init__(self, app: ASGIApp, api_key: str) -> None:
+
+def _host_name(value: str) -> str:
+    value = value.strip().lower()
+    if value.startswith("["):  # [::1]:5080
+        return value[1:].split("]", 1)[0]
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def _host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    name = _host_name(host)
+    return any(name == a or (a.startswith("*.") and name.endswith(a[1:])) for a in allowed)
+
+
+class GuardMiddleware:
+    """Checks made before a request reaches any handler, so a refused request changes nothing.
+
+    - ``allowed_hosts``: refuse (400) a Host header outside the list, e.g. a DNS-rebinding
+      page's name aimed at a loopback-only server.
+    - ``api_key``: refuse (401) a request without the right ``Api-Key`` header, before its
+      body is read.
+    """
+
+    def __init__(self, app: ASGIApp, api_key: str | None, allowed_hosts: tuple[str, ...] | None) -> None:
         self.app = app
-        self.key = api_key.encode()
+        self.key = None if api_key is None else api_key.encode()
+        self.allowed_hosts = allowed_hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            given = next((v for k, v in scope["headers"] if k == b"api-key"), None)
-            if given is None or not hmac.compare_digest(given, self.key):
-                reason = "missing Api-Key header" if given is None else "invalid API key"
-                exc = UnauthenticatedError(f"{reason}; this server requires the key it was started with")
+            exc: ToolkitError | None = None
+            headers = dict((k, v) for k, v in scope["headers"] if k in (b"host", b"api-key"))
+            if self.allowed_hosts is not None:
+                host = headers.get(b"host", b"").decode("latin-1")
+                if not _host_allowed(host, self.allowed_hosts):
+                    exc = InvalidArgumentError(f"Host {host[:80]!r} is not served here (allowed: "
+                                               f"{', '.join(self.allowed_hosts)}; see --public-url)")
+            if exc is None and self.key is not None:
+                given = headers.get(b"api-key")
+                if given is None or not hmac.compare_digest(given, self.key):
+                    reason = "missing Api-Key header" if given is None else "invalid API key"
+                    exc = UnauthenticatedError(f"{reason}; this server requires the key it was started with")
+            if exc is not None:
                 response = error_response(exc, plane_of(scope.get("path", "")),
                                           {"x-pinecone-request-id": request_id()})
                 await response(scope, receive, send)
@@ -358,6 +400,8 @@ def create_app(
     api_key: str | None = None,
     public_url: str | None = None,
     settings: Any = None,
+    client_options: Mapping[str, Any] | None = None,
+    allowed_hosts: Iterable[str] | None = None,
     max_upsert_body: int = DEFAULT_MAX_UPSERT_BODY,
     max_body: int = DEFAULT_MAX_BODY,
     close_client: bool | None = None,
@@ -365,25 +409,29 @@ def create_app(
     """Return the ASGI app serving ``client`` (or a new ``toolkit.Client(path=path)``).
 
     ``api_key``: require this ``Api-Key`` on every request (None: keys are ignored, as in
-    the reference emulator). ``public_url``: the base of the index hosts describe_index
-    returns (default: from the request's Host header). A client the app creates is closed
-    on shutdown; one passed in is left to its owner unless ``close_client=True``.
+    the reference emulator). ``client_options``: more ``toolkit.Client`` keywords, e.g.
+    ``read_only=True`` (writes answer 503) or ``consistency="eventual", apply_delay=0.5``.
+    ``public_url``: the base of the index hosts describe_index returns (default: from the
+    request's Host header). ``allowed_hosts``: Host names to serve (``*.x`` wildcards; None:
+    any; the CLI passes the loopback names when it binds loopback). A client the app creates is closed on shutdown; one passed in
+    is left to its owner unless ``close_client=True``.
     """
+    options = dict(client_options or {})
     description = "in memory (data is lost on exit)" if path is None else f"persistent at {path}"
+    description += "".join(f", {k}={v}" for k, v in options.items())
     if client is None:
         from ..client import Client
 
-        client = Client(path, settings=settings) if path is not None else Client(settings=settings)
+        client = Client(path, settings=settings, **options)
         close_client = True if close_client is None else close_client
     config = ServerConfig(api_key=api_key or None, public_url=public_url, max_upsert_body=max_upsert_body,
                           max_body=min(max_body, max_upsert_body), close_client=bool(close_client),
                           description=description)
-    handlers = Handlers(client)
-    h = handlers
+    h = Handlers(client)
 
     def route(path: str, method: Callable[[Call], Result], methods: Iterable[str], plane: Plane,
               limit: int | None = None, **kw: Any) -> Route:
-        return Route(path, _endpoint(h, method, plane, limit or config.max_body, config, **kw),
+        return Route(path, _endpoint(method, plane, limit or config.max_body, config, **kw),
                      methods=list(methods))
 
     d = f"{DATA_PREFIX}/{{index}}"
@@ -447,11 +495,12 @@ def create_app(
                 close = getattr(client, "close", None)
                 if callable(close):
                     await run_in_threadpool(close)
-                    logger.info("store closed; every acknowledged write is on disk")
+                    logger.info("client closed%s", "; every acknowledged write is on disk" if path else "")
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
-    if config.api_key is not None:
-        app.add_middleware(ApiKeyMiddleware, api_key=config.api_key)
+    hosts = None if allowed_hosts is None else tuple(h.lower() for h in allowed_hosts)
+    if config.api_key is not None or hosts is not None:
+        app.add_middleware(GuardMiddleware, api_key=config.api_key, allowed_hosts=hosts)
     app.state.client = client
     app.state.config = config
     return app

@@ -1,6 +1,14 @@
-"""``python -m toolkit serve``: run the REST server (the harness's dispatcher calls these two).
+"""Serve the toolkit over the reference service's REST API; its official SDK works unmodified.
 
     python -m toolkit serve --port 5080 [--path vectors.db] [--api-key KEY] [--host 127.0.0.1]
+
+    from pinecone import Pinecone
+    pc = Pinecone(api_key="local", host="http://127.0.0.1:5080")
+    pc.Index(name="demo")      # index hosts: http://127.0.0.1:5080/index/<name>
+
+Binds 127.0.0.1 by default. Without --api-key any key is accepted (as in the reference
+emulator); with it, requests without that Api-Key get 401. SIGTERM/SIGINT shut down cleanly:
+in-flight requests finish and the store is closed.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ import os
 import sys
 from typing import Any
 
+HELP = "run the REST server (the reference service's Python SDK works against it)"
 API_KEY_ENV = "TOOLKIT_API_KEY"
 
 
@@ -21,6 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=5080, help="port to listen on (default 5080)")
     parser.add_argument("--path", default=None,
                         help="persist the indexes in this store (toolkit.Client(path=...)); default: in memory")
+    parser.add_argument("--read-only", action="store_true",
+                        help="open --path read-only (another process may be writing it); writes answer 503")
+    parser.add_argument("--consistency", choices=["strong", "eventual"], default=None,
+                        help="eventual: writes become visible --apply-delay seconds after their ack, so the "
+                             "LSN headers show committed > reconciled (default strong)")
+    parser.add_argument("--apply-delay", type=float, default=None, metavar="SECONDS",
+                        help="with --consistency eventual: how long a write stays invisible")
     parser.add_argument("--api-key", default=None,
                         help=f"require this Api-Key on every request (or set ${API_KEY_ENV}); "
                              "without it, keys are ignored as in the reference emulator")
@@ -33,10 +49,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--access-log", action="store_true", help="log every request")
 
 
+def allowed_hosts(bind: str, public_url: str | None) -> tuple[str, ...] | None:
+    """On a loopback bind, serve only loopback Host names (and --public-url's): no DNS rebinding."""
+    from urllib.parse import urlsplit
+
+    from .app import LOOPBACK_HOSTS
+
+    if bind not in ("127.0.0.1", "localhost", "::1"):
+        return None
+    extra = (urlsplit(public_url).hostname or "",) if public_url else ()
+    return tuple(h for h in (*LOOPBACK_HOSTS, *extra) if h)
+
+
 def _configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     logging.getLogger("toolkit.server").setLevel(level.upper())
+
+
+def build_app(args: argparse.Namespace) -> Any:
+    """Return the ASGI app the options describe (raises ToolkitError on bad options)."""
+    from ..errors import InvalidArgumentError
+    from .app import DEFAULT_MAX_UPSERT_BODY, create_app
+
+    api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None
+    max_upsert = DEFAULT_MAX_UPSERT_BODY if args.max_body_mb is None else int(args.max_body_mb * 1_000_000)
+    if max_upsert < 1:
+        raise InvalidArgumentError("must be positive", path="--max-body-mb")
+    if args.read_only and args.path is None:
+        raise InvalidArgumentError("--read-only needs --path", path="--read-only")
+    options: dict[str, Any] = {}
+    if args.read_only:
+        options["read_only"] = True
+    if args.consistency is not None:
+        options["consistency"] = args.consistency
+    if args.apply_delay is not None:
+        options["apply_delay"] = args.apply_delay
+    return create_app(path=args.path, api_key=api_key, public_url=args.public_url, max_upsert_body=max_upsert,
+                      client_options=options, allowed_hosts=allowed_hosts(args.host, args.public_url))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,23 +94,23 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ..errors import ToolkitError
-    from .app import DEFAULT_MAX_UPSERT_BODY, create_app
+    from .app import MAX_REQUEST_HEAD_BYTES
 
     _configure_logging(args.log_level)
     log = logging.getLogger("toolkit.server")
-    api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None
-    max_upsert = DEFAULT_MAX_UPSERT_BODY if args.max_body_mb is None else int(args.max_body_mb * 1_000_000)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
+        keyless = args.api_key is None and not os.environ.get(API_KEY_ENV)
         log.warning("binding %s: the server is reachable from other machines%s", args.host,
-                    "" if api_key else " and has no API key (--api-key)")
+                    " and has no API key (--api-key)" if keyless else "")
     try:
-        app = create_app(path=args.path, api_key=api_key, public_url=args.public_url, max_upsert_body=max_upsert)
+        app = build_app(args)
     except ToolkitError as exc:
         log.error("cannot start: %s", exc)
         return 2
     config = uvicorn.Config(
         app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log,
         lifespan="on", timeout_graceful_shutdown=30, server_header=False,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
     )
     server = uvicorn.Server(config)
     server.run()  # handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown

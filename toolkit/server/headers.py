@@ -14,7 +14,6 @@ import itertools
 import os
 from typing import Any
 
-from ..identifiers import canonical_namespace
 
 _PREFIX = os.urandom(4).hex()
 _COUNTER = itertools.count(1)
@@ -34,21 +33,6 @@ def lsn_headers(committed: int | None, reconciled: int | None) -> dict[str, str]
     return out
 
 
-def namespace_lsns(index: Any, namespace: Any = None, *, every: bool = False) -> tuple[int | None, int | None]:
-    """Return (newest committed LSN, max indexed LSN) of one namespace, or the max over all.
-
-    The toolkit ``Index`` has no public accessor for these yet, so this reads them under the
-    index lock; if the internals change it answers (None, None) and the headers are left out.
-    """
-    try:
-        with index._lock:
-            if every:
-                spaces = list(index._namespaces.values())
-            else:
-                ns = index._namespaces.get(canonical_namespace(namespace))
-                spaces = [] if ns is None else [ns]
-            committed = max((int(ns.last_lsn) for ns in spaces), default=0)
-            indexed = max((int(ns.max_indexed_lsn) for ns in spaces), default=0)
-        return committed, indexed
-    except (AttributeError, TypeError):
-        return None, None
+def namespace_lsns(index: Any, namespace: Any = None, *, every: bool = False) -> tuple[int, int]:
+    """Return (newest committed LSN, max indexed LSN) of one namespace, or the max over all."""
+    return index.lsns(namespace, all_namespaces=every)
