@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InvalidArgumentError
+from ..params import init_params
 
 METRICS = ("cosine", "euclidean", "dotproduct")
 
@@ -204,13 +205,7 @@ class DatasetSource(ABC):
 
     def get_params(self) -> dict[str, Any]:
         """Return the parameters (the keyword arguments of ``__init__``)."""
-        signature = inspect.signature(type(self).__init__)
-        kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        return {
-            name: getattr(self, name)
-            for name, param in signature.parameters.items()
-            if name != "self" and param.kind in kinds
-        }
+        return init_params(self)
 
     @classmethod
     def defaults(cls) -> dict[str, Any]:

@@ -101,7 +101,8 @@ class Clustered(DatasetSource):
                        description=self.description, info={"clusters": self.clusters})
 
     def _filter_set(self, kind: str, target: float, columns: dict[str, np.ndarray], rng: Any) -> FilterSet:
-        filters, masks = [], np.zeros((self.n_queries, self.n), dtype=bool)
+        filters: list[dict[str, Any]] = []
+        masks = np.zeros((self.n_queries, self.n), dtype=bool)
         for i in range(self.n_queries):
             if kind == "tag":
                 size = max(1, round(target * CATEGORIES))
@@ -112,7 +113,7 @@ class Clustered(DatasetSource):
             elif kind == "range":
                 width = target * PRICE_RANGE
                 low = float(np.round(rng.uniform(0, PRICE_RANGE - width), 2))
-                high = low + width
+                high = float(np.round(low + width, 2))
                 masks[i] = (columns["price"] >= low) & (columns["price"] < high)
                 filters.append({"price": {"$gte": low, "$lt": high}})
             else:

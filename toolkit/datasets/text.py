@@ -43,9 +43,10 @@ def term_index(term: str) -> int:
     return zlib.crc32(term.encode("utf-8"))
 
 
-def bm25_matrix(docs: Sequence[Sequence[int]], n_terms: int) -> tuple[sp.csr_matrix, np.ndarray]:
+def bm25_matrix(docs: Sequence[Sequence[int] | np.ndarray], n_terms: int) -> tuple[sp.csr_matrix, np.ndarray]:
     """Return BM25 document weights (CSR, one row per doc of term columns) and each term's IDF."""
-    rows, cols = [], []
+    rows: list[int] = []
+    cols: list[int] = []
     for row, terms in enumerate(docs):
         rows.extend([row] * len(terms))
         cols.extend(terms)

@@ -1,0 +1,114 @@
+"""Benchmark metrics as typed data, and the pure functions that compute them.
+
+Each ``Metric`` names a results column, its unit and which direction is better, so plots
+and tables can find Pareto frontiers and format values without special cases. Recall
+follows ann-benchmarks: a returned neighbour is a hit when its true distance is within the
+k-th true distance + 1e-3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+
+EPSILON = 1e-3
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One measured quantity: the column ``name``, its ``unit`` and whether higher or lower is better."""
+
+    name: str
+    unit: str
+    direction: Literal["higher", "lower"]
+    description: str
+
+    def better(self, a: float, b: float) -> bool:
+        """Return True when value ``a`` is strictly better than ``b``."""
+        return a > b if self.direction == "higher" else a < b
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("recall_mean", "", "higher", "mean recall@k over the queries (ann-benchmarks definition)"),
+    Metric("recall_p10", "", "higher", "10th percentile of per-query recall@k"),
+    Metric("latency_p50_ms", "ms", "lower", "median client-side latency of one query"),
+    Metric("latency_p95_ms", "ms", "lower", "95th percentile query latency"),
+    Metric("latency_p99_ms", "ms", "lower", "99th percentile query latency"),
+    Metric("qps", "1/s", "higher", "queries per second, one client thread, one query at a time"),
+    Metric("build_seconds", "s", "lower", "time to build the index structures over the loaded records"),
+    Metric("ingest_seconds", "s", "lower", "time to upsert every record"),
+    Metric("index_bytes", "B", "lower", "memory of the engine's index structures (without the vectors)"),
+    Metric("namespace_bytes", "B", "lower", "billed size of the namespace's live records"),
+    Metric("read_units_per_query", "RU", "lower", "billed read units per query (exact, before rounding)"),
+    Metric("write_units_per_upsert", "WU", "lower", "billed write units per upsert request"),
+    Metric("write_units_per_delete", "WU", "lower", "billed write units per delete request"),
+    Metric("distance_computations_per_query", "", "lower", "distances really computed per query (true work)"),
+    Metric("bytes_scanned_per_query", "B", "lower", "vector bytes really read per query (true work)"),
+    Metric("stale_share", "", "lower", "runbooks: share of queries answered before every acknowledged write was visible"),
+)
+BY_NAME = {m.name: m for m in METRICS}
+
+
+def knn_threshold(true_distances: np.ndarray, k: int, epsilon: float = EPSILON) -> float:
+    """Return the largest distance that still counts as a hit: the k-th true distance + epsilon."""
+    finite = true_distances[np.isfinite(true_distances)][:k]
+    return float(finite[-1] + epsilon) if finite.size else -np.inf
+
+
+def recall_at_k(true_distances: np.ndarray, run_distances: Sequence[np.ndarray] | np.ndarray, k: int,
+                epsilon: float = EPSILON) -> np.ndarray:
+    """Return each query's recall@k.
+
+    ``true_distances`` is (queries, ≥k), nearest first, +inf where fewer rows qualify;
+    ``run_distances[i]`` holds the true distances of the ids query i returned (+inf for an id
+    that should not have been returned, e.g. one the filter excludes). A query with fewer
+    than k qualifying rows is scored against what exists; with none at all, its recall is 1.
+    """
+    out = np.empty(len(true_distances), dtype=np.float64)
+    for i, truth in enumerate(true_distances):
+        expected = int(np.isfinite(truth[:k]).sum())
+        if expected == 0:
+            out[i] = 1.0
+            continue
+        found = np.asarray(run_distances[i], dtype=np.float64)[:k]
+        out[i] = np.count_nonzero(found <= knn_threshold(truth, k, epsilon)) / expected
+    return out
+
+
+def percentile(values: Sequence[float] | np.ndarray, q: float) -> float:
+    """Return the q-th percentile (linear interpolation); NaN for no values."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(np.percentile(values, q)) if values.size else float("nan")
+
+
+def query_summary(recalls: np.ndarray, latencies_s: np.ndarray) -> dict[str, float]:
+    """Return recall mean/p10, latency p50/p95/p99 (ms) and QPS of one batch of queries."""
+    total = float(np.sum(latencies_s))
+    return {
+        "recall_mean": float(np.mean(recalls)) if len(recalls) else float("nan"),
+        "recall_p10": percentile(recalls, 10),
+        "latency_p50_ms": 1e3 * percentile(latencies_s, 50),
+        "latency_p95_ms": 1e3 * percentile(latencies_s, 95),
+        "latency_p99_ms": 1e3 * percentile(latencies_s, 99),
+        "qps": len(latencies_s) / total if total > 0 else float("nan"),
+    }
+
+
+def pareto_frontier(x: np.ndarray, y: np.ndarray, x_metric: Metric, y_metric: Metric) -> np.ndarray:
+    """Return the positions of the points no other point beats on both metrics, sorted by x."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = []
+    for i in range(len(x)):
+        if not (np.isfinite(x[i]) and np.isfinite(y[i])):
+            continue
+        dominated = any(
+            j != i and np.isfinite(x[j]) and np.isfinite(y[j])
+            and not x_metric.better(x[i], x[j]) and not y_metric.better(y[i], y[j])
+            and (x_metric.better(x[j], x[i]) or y_metric.better(y[j], y[i]))
+            for j in range(len(x))
+        )
+        if not dominated:
+            keep.append(i)
+    return np.array(sorted(keep, key=lambda i: x[i]), dtype=np.int64)
