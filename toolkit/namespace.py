@@ -16,7 +16,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from itertools import repeat
 from operator import attrgetter, itemgetter
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -358,6 +358,22 @@ class Namespace:
         page = ids[start : min(end, start + limit)]
         return page, start + limit < end
 
+    def _searchable_segments(
+        self, compiled: Filter | None, negation_requires_field: bool
+    ) -> Iterator[tuple[Rows, Slab | None, np.ndarray | None]]:
+        """Yield (rows, slab or None for the memtable, allowed mask) of every segment with a candidate.
+
+        The mask is live ∧ filter; None means every row is allowed, so engines skip masking.
+        """
+        for rows, alive, slab in self.segments():
+            allowed: np.ndarray | None = alive
+            if compiled is not None:
+                allowed = alive & compiled.mask(rows.columns, negation_requires_field=negation_requires_field)
+            elif slab.fully_alive() if slab is not None else alive.all():
+                allowed = None
+            if allowed is None or allowed.any():
+                yield rows, slab, allowed
+
     def search(
         self,
         query: Query,
@@ -372,14 +388,7 @@ class Namespace:
         self.check_query_params(query_params or {})
         stats = SearchStats()
         found: list[Candidate] = []
-        for rows, alive, slab in self.segments():
-            allowed: np.ndarray | None = alive
-            if compiled is not None:
-                allowed = alive & compiled.mask(rows.columns, negation_requires_field=negation_requires_field)
-            elif slab.fully_alive() if slab is not None else alive.all():
-                allowed = None
-            if allowed is not None and not allowed.any():
-                continue
+        for rows, slab, allowed in self._searchable_segments(compiled, negation_requires_field):
             result = self._search_segment(rows, slab, query, k, allowed, strategy, query_params or {})
             if self.sparse_index:  # a sparse index discards zero-score matches (D:6461)
                 nonzero = result.scores != 0
@@ -484,14 +493,7 @@ class Namespace:
         scanned = np.zeros(n, dtype=np.int64)
         owners, keys, scores, ids, segs, rows_at = [], [], [], [], [], []
         segments: list[Rows] = []
-        for rows, alive, slab in self.segments():
-            allowed: np.ndarray | None = alive
-            if compiled is not None:
-                allowed = alive & compiled.mask(rows.columns, negation_requires_field=negation_requires_field)
-            elif slab.fully_alive() if slab is not None else alive.all():
-                allowed = None
-            if allowed is not None and not allowed.any():
-                continue
+        for rows, slab, allowed in self._searchable_segments(compiled, negation_requires_field):
             results = self._search_segment_batch(rows, slab, queries, k, allowed, strategy, params_in)
             work += np.fromiter(map(_WORK, results), dtype=np.int64, count=n)
             scanned += np.fromiter(map(_SCANNED, results), dtype=np.int64, count=n)
