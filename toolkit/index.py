@@ -28,6 +28,8 @@ from .metadata import check_metadata
 from .namespace import FILTER_STRATEGIES, Candidate, Namespace
 from .pagination import decode_token, encode_token
 from .records import (
+    MAX_UPSERT_BYTES,
+    MAX_UPSERT_RECORDS,
     IndexShape,
     RecordBatch,
     check_dense_matrix,
@@ -50,11 +52,11 @@ from .responses import (
     Usage,
     WriteResponse,
 )
-from .scoring import Query
+from .scoring import Query, ascending
+from .segment import Rows
 from .settings import Settings
 from .sparse import Sparse, check_sparse
 from .storage.index_api import IndexStorageMixin
-from .storage.journal import concat_batches
 from .vectors import SparseValues, Vector
 
 MAX_IDS_PER_REQUEST = 1000
@@ -164,12 +166,7 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
 
     def _upsert_request(self, vectors: Iterable[Any], ns_name: str) -> UpsertResponse:
         started = time.perf_counter()
-        batch = parse_records(
-            vectors,
-            self.config.shape,
-            max_metadata_bytes=self.settings.max_metadata_bytes,
-            sparse_max_nnz=self.settings.sparse_max_nnz,
-        )
+        batch = self._parse(vectors)
         with self._lock:
             ns = self._namespace(ns_name, create=True)
             assert ns is not None
@@ -249,19 +246,7 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
                 self._record("update", ns_name, started, write_units=cost.MIN_WRITE_UNITS, lsn=lsn)
                 return WriteResponse(lsn, Usage(write_units=cost.MIN_WRITE_UNITS))
             rows, row = current
-            merged = dict(rows.metadata[row] or {})
-            merged.update(set_metadata or {})
-            record = {
-                "id": record_id,
-                "values": rows.dense[row] if new_values is None and rows.dense is not None else new_values,
-                "metadata": merged or None,
-            }
-            sparse = rows.sparse.row(row) if new_sparse is None else new_sparse
-            if sparse is not None:
-                record["sparse_values"] = sparse
-            if self.config.vector_type == "sparse":
-                record.pop("values")
-            batch = self._parse_one(record)
+            batch = self._parse([self._stored_record(rows, row, record_id, set_metadata, new_values, new_sparse)])
             old = ns.live[record_id]
             lsn, ticket = self._commit(ns, "upsert", batch)
         self._journal.sync(ticket)
@@ -269,11 +254,22 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         self._record("update", ns_name, started, write_units=units, records=1, lsn=lsn)
         return WriteResponse(lsn, Usage(write_units=units))
 
-    def _parse_one(self, record: dict[str, Any]) -> RecordBatch:
-        return parse_records(
-            [record], self.config.shape, max_metadata_bytes=self.settings.max_metadata_bytes,
-            sparse_max_nnz=self.settings.sparse_max_nnz,
-        )
+    def _parse(self, records: Iterable[Any], max_request_bytes: int | None = MAX_UPSERT_BYTES) -> RecordBatch:
+        """Validate records for this index (the upsert rules; update by filter lifts the 2 MB cap)."""
+        return parse_records(records, self.config.shape, max_metadata_bytes=self.settings.max_metadata_bytes,
+                             sparse_max_nnz=self.settings.sparse_max_nnz, max_request_bytes=max_request_bytes)
+
+    def _stored_record(self, rows: Rows, row: int, record_id: str, set_metadata: Mapping[str, Any] | None,
+                       values: np.ndarray | None = None, sparse: Sparse | None = None) -> dict[str, Any]:
+        """Rebuild a stored record as an upsert item, with new values/sparse values and merged metadata."""
+        record: dict[str, Any] = {"id": record_id, "metadata": {**(rows.metadata[row] or {}), **(set_metadata or {})}
+                                  or None}
+        if self.config.vector_type == "dense":
+            record["values"] = rows.dense[row] if values is None else values
+        sparse = rows.sparse.row(row) if sparse is None else sparse
+        if sparse is not None:
+            record["sparse_values"] = sparse
+        return record
 
     def _update_by_filter(self, filter, set_metadata, ns_name, dry_run, id, values, sparse_values, started):
         if id is not None or values is not None or sparse_values is not None:
@@ -297,23 +293,13 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
             found = ns.find(targets)
             records, old = [], 0
             for record_id in targets:
-                rows, row = found[record_id]
-                merged = {**(rows.metadata[row] or {}), **set_metadata}
-                record: dict[str, Any] = {"id": record_id, "metadata": merged}
-                if rows.dense is not None:
-                    record["values"] = rows.dense[row]
-                sparse = rows.sparse.row(row)
-                if sparse is not None:
-                    record["sparse_values"] = sparse
-                records.append(record)
+                records.append(self._stored_record(*found[record_id], record_id, set_metadata))
                 old += ns.live[record_id]
             batches = [  # parse every chunk before anything changes: a bad record rejects the request
-                parse_records(records[start : start + 1000], self.config.shape,
-                              max_metadata_bytes=self.settings.max_metadata_bytes,
-                              sparse_max_nnz=self.settings.sparse_max_nnz, max_request_bytes=None)
-                for start in range(0, len(records), 1000)
+                self._parse(records[start : start + MAX_UPSERT_RECORDS], max_request_bytes=None)
+                for start in range(0, len(records), MAX_UPSERT_RECORDS)
             ]
-            batch = concat_batches(batches)  # one request, one LSN, one log record
+            batch = RecordBatch.concat(batches)  # one request, one LSN, one log record
             lsn, ticket = self._commit(ns, "upsert", batch)
             new = int(batch.sizes.sum())
         self._journal.sync(ticket)
@@ -365,8 +351,9 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
                     self._catch_up(ns)
                     wanted = ns.matching_ids(compiled, self.settings.negation_requires_field)
                 assert wanted is not None
-                records = len({i for i in wanted if i in ns.live})
-                units = cost.write_units(ns.existing_bytes(wanted))
+                present = {i for i in wanted if i in ns.live}
+                records = len(present)
+                units = cost.write_units(sum(ns.live[i] for i in present))
                 lsn, ticket = self._commit(ns, "delete", list(wanted))
         self._journal.sync(ticket)
         self._record("delete", ns_name, started, write_units=units, records=records, lsn=lsn)
@@ -588,7 +575,7 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
                        include_values=include_values, include_metadata=include_metadata)
             for ns in dict.fromkeys(namespaces)
         ]
-        sign = 1 if metric == "euclidean" else -1
+        sign = 1 if ascending(metric) else -1
         merged = sorted((m for r in responses for m in r.matches), key=lambda m: (sign * m.score, m.id))[:top_k]
         units = sum(r.usage.read_units or 0 for r in responses)
         return QueryResponse(merged, "", Usage(read_units=units), max(r.max_indexed_lsn for r in responses))

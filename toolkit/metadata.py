@@ -42,7 +42,7 @@ def metadata_size(metadata: Mapping[str, Any] | None) -> int:
 _MAX_FLOAT_INT = int(sys.float_info.max)
 
 
-def _check_value(key: str, value: Any, path: str) -> Any:
+def _check_value(value: Any, path: str) -> Any:
     kind = type(value)
     if kind is str or kind is bool:
         return value
@@ -69,7 +69,7 @@ def _check_value(key: str, value: Any, path: str) -> Any:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if isinstance(value, numbers.Real):  # numpy and other numeric scalars
-        return _check_value(key, float(value), path)
+        return _check_value(float(value), path)
     if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind == "U":
         return [str(item) for item in value]
     raise InvalidArgumentError(
@@ -102,7 +102,7 @@ def check_metadata(metadata: Any, max_bytes: int, path: str = "metadata") -> tup
         elif kind is float and math.isfinite(value):
             clean[key] = value
         else:
-            clean[key] = _check_value(key, value, f"{path}.{key}")
+            clean[key] = _check_value(value, f"{path}.{key}")
     size = metadata_size(clean)
     if size > max_bytes:
         raise InvalidArgumentError(

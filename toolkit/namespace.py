@@ -114,7 +114,7 @@ class Namespace:
         self.max_indexed_lsn = Lsn(0)
         self.live: dict[str, int] = {}  # id -> billed bytes of its live version
         self.total_bytes = 0
-        self.memtable = Memtable(dimension)
+        self.memtable = Memtable()
         self.slabs: list[Slab] = []
         self._sorted_ids: list[str] | None = None
         self._request: str | None = None  # a pending compact/rebuild request
@@ -172,10 +172,21 @@ class Namespace:
         """Drop every record; the namespace itself (and its LSN clock) stays."""
         self.live.clear()
         self.total_bytes = 0
-        self.memtable = Memtable(self.dimension)
+        self.memtable = Memtable()
         removed, self.slabs = self.slabs, []
         self._request = None
         self._changed([], removed)
+        self._applied(lsn)
+
+    def restore(self, slabs: list[Slab], lsn: Lsn) -> None:
+        """Make ``slabs`` (with their live masks set) the whole state of this empty namespace at ``lsn``."""
+        self.slabs = list(slabs)
+        self.live.clear()
+        for slab in slabs:
+            alive = np.flatnonzero(slab.alive)
+            self.live.update(zip(slab.rows.ids[alive].tolist(), slab.rows.sizes[alive].tolist()))
+        self.total_bytes = int(sum(self.live.values()))
+        self.last_lsn = lsn
         self._applied(lsn)
 
     def _kill(self, ids: list[str]) -> None:
@@ -198,7 +209,7 @@ class Namespace:
         if not len(self.memtable):
             return None
         rows = self.memtable.rows().take(np.flatnonzero(self.memtable.alive()))
-        self.memtable = Memtable(self.dimension)
+        self.memtable = Memtable()
         if not len(rows):
             return None
         slab = Slab.pending(rows, level=0)

@@ -45,6 +45,19 @@ class RecordBatch:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @staticmethod
+    def concat(batches: list[RecordBatch]) -> RecordBatch:
+        """Join validated batches into one (a request of more than 1000 records, e.g. update by filter)."""
+        if len(batches) == 1:
+            return batches[0]
+        return RecordBatch(
+            [i for b in batches for i in b.ids],
+            None if batches[0].dense is None else np.concatenate([b.dense for b in batches]),
+            SparseRows.concat([b.sparse for b in batches]),
+            [m for b in batches for m in b.metadata],
+            np.concatenate([b.sizes for b in batches]),
+        )
+
 
 def _split_item(item: Any, path: str) -> tuple[Any, Any, Any, Any]:
     """Return (id, values, sparse_values, metadata) from a dict, a tuple or a Vector-like object."""

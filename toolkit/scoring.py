@@ -21,10 +21,6 @@ def ascending(metric: str) -> bool:
     return metric == "euclidean"
 
 
-def keys_to_scores(keys: np.ndarray, metric: str) -> np.ndarray:
-    return keys if ascending(metric) else -keys
-
-
 def scores_to_keys(scores: np.ndarray, metric: str) -> np.ndarray:
     return scores if ascending(metric) else -scores
 
@@ -77,8 +73,6 @@ def exact_scores(
     metric: str,
     dense: np.ndarray | None,
     sparse: SparseRows | None,
-    *,
-    dense_norms: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return exact float32 scores of every row (dense part + sparse part)."""
     n = dense.shape[0] if dense is not None else len(sparse) if sparse is not None else 0
@@ -91,7 +85,7 @@ def exact_scores(
         else:
             scores = dense @ q
             if metric == "cosine":
-                norms = dense_norms if dense_norms is not None else np.linalg.norm(dense, axis=1)
+                norms = np.linalg.norm(dense, axis=1)
                 scores = scores / (norms * np.float32(np.linalg.norm(q)))
     if query.sparse is not None and sparse is not None and len(sparse):
         matrix, vocabulary = sparse.matrix()

@@ -112,8 +112,7 @@ def rows_from_batch(batch: RecordBatch, lsn: int) -> Rows:
 class Memtable:
     """The mutable head of a namespace: appended rows plus an id → row map for overwrites."""
 
-    def __init__(self, dimension: int | None) -> None:
-        self._dimension = dimension
+    def __init__(self) -> None:
         self._chunks: list[Rows] = []
         self._alive_chunks: list[np.ndarray] = []
         self._view: Rows | None = None

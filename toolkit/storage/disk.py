@@ -46,7 +46,7 @@ from .files import (
     write_checked_json,
     write_file,
 )
-from .journal import apply_op, install_state
+from .journal import apply_op
 from .lock import LOCK_FILE, FolderLock
 from .log import NamespaceLog, Ticket, read_log
 from .memory import MemoryStorage
@@ -323,7 +323,7 @@ class IndexStore:
             ns = index._namespace(manifest["name"], create=True)
         finally:
             self._restoring = False
-        install_state(ns, slabs, checkpoint)
+        ns.restore(slabs, Lsn(checkpoint))
         records, segments = read_log(ns_dir / "log", checkpoint, repair=writer, namespace=manifest["name"],
                                      quiet_tail=not writer)
         for lsn, op, payload in records:
@@ -399,9 +399,8 @@ class NamespaceStore:
         existing = [int(p.name) for p in (directory / "slabs").iterdir() if p.name.isdigit()]
         self._next_slab = max([int(manifest["next_slab"]), *(n + 1 for n in existing)])
         # slab.number -> (directory name, rows, index, CRC of SLAB.json): reused while rows and index are the same
-        # objects. ``persisted`` are the slabs MANIFEST names; ``prepared`` were written ahead by ``prepare``.
+        # objects; these are the slabs MANIFEST names.
         self.persisted = persisted
-        self.prepared: dict[int, tuple[str, Any, Any, int]] = {}
         self.ns: Namespace | None = None
         self.closed = False
         self._lock = threading.RLock()
@@ -411,13 +410,6 @@ class NamespaceStore:
             name = f"{self._next_slab:08d}"
             self._next_slab += 1
             return name
-
-    def prepare(self, ns: Namespace, slab: Slab) -> None:
-        """Write a slab's files now, e.g. from a background merge before it swaps the slab in."""
-        name = self._slab_name()
-        crc = write_rows_dir(self.directory / "slabs", name, slab.rows, slab_info(slab, ns.metric), slab.index)
-        with self._lock:
-            self.prepared[slab.number] = (name, slab.rows, slab.index, crc)
 
     def slabs_changed(self, ns: Namespace, added: list[Slab], removed: list[Slab]) -> None:
         """The namespace's ``on_slabs_changed`` hook: a flush, a merge or a delete_all happened."""
@@ -446,7 +438,7 @@ class NamespaceStore:
         self.index_store.save_config_if_changed()
         entries, current = [], {}
         for slab in ns.slabs:
-            known = self.persisted.get(slab.number) or self.prepared.pop(slab.number, None)
+            known = self.persisted.get(slab.number)
             if known is None or known[1] is not slab.rows or known[2] is not slab.index:
                 name = self._slab_name()
                 crc = write_rows_dir(self.directory / "slabs", name, slab.rows, slab_info(slab, ns.metric), slab.index)

@@ -17,18 +17,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
 from ..errors import InternalError
 from ..lsn import Lsn
-from ..records import RecordBatch
-from ..sparse import SparseRows
 
 if TYPE_CHECKING:
     from ..namespace import Namespace
-    from ..segment import Slab
-
-OPS = ("upsert", "delete", "delete_all", "noop")
 
 
 class Journal(Protocol):
@@ -78,30 +71,3 @@ def apply_op(ns: Namespace, lsn: Lsn, op: str, payload: Any) -> None:
         ns.apply_noop(lsn)
     else:
         raise InternalError(f"unknown logged operation {op!r}")
-
-
-def concat_batches(batches: list[RecordBatch]) -> RecordBatch:
-    """Join validated batches into one (a request of more than 1000 records, e.g. update by filter)."""
-    if len(batches) == 1:
-        return batches[0]
-    dense = None if batches[0].dense is None else np.concatenate([b.dense for b in batches])
-    return RecordBatch(
-        [i for b in batches for i in b.ids],
-        dense,
-        SparseRows.concat([b.sparse for b in batches]),
-        [m for b in batches for m in b.metadata],
-        np.concatenate([b.sizes for b in batches]),
-    )
-
-
-def install_state(ns: Namespace, slabs: list[Slab], lsn: int) -> None:
-    """Make ``slabs`` (with their live masks set) the whole state of an empty namespace at ``lsn``."""
-    ns.slabs = list(slabs)
-    ns.live.clear()
-    for slab in slabs:
-        alive = np.flatnonzero(slab.alive)
-        ns.live.update(zip(slab.rows.ids[alive].tolist(), slab.rows.sizes[alive].tolist()))
-    ns.total_bytes = int(sum(ns.live.values()))
-    ns.last_lsn = Lsn(lsn)
-    ns.max_indexed_lsn = Lsn(lsn)
-    ns._sorted_ids = None
