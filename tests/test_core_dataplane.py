@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import toolkit
-from toolkit.errors import NotFoundError
+from toolkit.errors import InvalidArgumentError, NotFoundError
 
 try:
     from .core_helpers import new_index
@@ -239,7 +239,15 @@ def test_list_and_describe_namespaces(index):
     assert [n.name for n in page.namespaces] == ["a", "b"] and page.pagination is not None
     rest = index.list_namespaces_paginated(limit=2, pagination_token=page.pagination.next)
     assert [n.name for n in rest.namespaces] == ["c"] and rest.pagination is None
+    assert page.total_count == rest.total_count == 3
     assert [n.name for n in index.list_namespaces(limit=1)] == ["a", "b", "c"]
+    index.upsert(vectors=[("x", [1, 2, 3])], namespace="bb")
+    first = index.list_namespaces_paginated(prefix="b", limit=1)
+    assert [n.name for n in first.namespaces] == ["b"] and first.total_count == 2
+    second = index.list_namespaces_paginated(prefix="b", limit=1, pagination_token=first.pagination.next)
+    assert [n.name for n in second.namespaces] == ["bb"] and second.pagination is None
+    with pytest.raises(InvalidArgumentError, match="prefix"):  # a token belongs to its prefix
+        index.list_namespaces_paginated(prefix="c", pagination_token=first.pagination.next)
     assert index.describe_namespace("b").to_dict() == {"name": "b", "record_count": 2}
     with pytest.raises(NotFoundError):
         index.describe_namespace("zzz")

@@ -618,11 +618,7 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         ns_name = canonical_namespace(namespace)
         if prefix is not None and not isinstance(prefix, str):
             raise InvalidArgumentError("prefix must be a string", path="prefix")
-        if limit is None:
-            limit = self.settings.list_default_limit
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidArgumentError(f"limit must be a positive integer, got {limit!r}", path="limit")
-        limit = min(limit, self.settings.list_max_limit)
+        limit = min(self._check_limit(limit), self.settings.list_max_limit)
         after = None if pagination_token is None else decode_token(pagination_token, prefix)
         with self._lock:
             ns = self._namespace(ns_name)
@@ -670,24 +666,30 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
                 name for name, ns in self._namespaces.items() if ns.live_count() or self.settings.keep_empty_namespaces
             )
 
-    def list_namespaces_paginated(
-        self, limit: int | None = None, pagination_token: str | None = None, **_: Any
-    ) -> ListNamespacesResponse:
-        """Return one page of namespaces, sorted bytewise."""
+    def _check_limit(self, limit: Any) -> int:
         if limit is None:
-            limit = self.settings.list_default_limit
+            return self.settings.list_default_limit
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidArgumentError(f"limit must be a positive integer, got {limit!r}", path="limit")
-        names = self._namespace_names()
+        return limit
+
+    def list_namespaces_paginated(
+        self, limit: int | None = None, pagination_token: str | None = None, prefix: str | None = None, **_: Any
+    ) -> ListNamespacesResponse:
+        """Return one page of namespaces (with ``prefix``), sorted bytewise; ``total_count`` counts all pages."""
+        limit = self._check_limit(limit)
+        prefix = prefix or None
+        names = [n for n in self._namespace_names() if prefix is None or n.startswith(prefix)]
+        total = len(names)
         if pagination_token is not None:
-            after = decode_token(pagination_token)
+            after = decode_token(pagination_token, prefix)
             names = [n for n in names if n > after]
         page = names[:limit]
         with self._lock:
             described = [NamespaceDescription(n, self._namespaces[n].live_count()) for n in page
                          if n in self._namespaces]
-        more = len(names) > limit
-        return ListNamespacesResponse(described, Pagination(encode_token(page[-1])) if more else None)
+        more = len(names) > limit and page
+        return ListNamespacesResponse(described, Pagination(encode_token(page[-1], prefix)) if more else None, total)
 
     def list_namespaces(self, limit: int | None = None, **_: Any) -> Iterator[NamespaceDescription]:
         """Yield every namespace with its record count."""

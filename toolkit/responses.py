@@ -253,11 +253,14 @@ class NamespaceDescription(DisplayMixin):
 class ListNamespacesResponse(DisplayMixin):
     namespaces: list[NamespaceDescription]
     pagination: Pagination | None
+    total_count: int | None = None  # namespaces on every page (with the prefix)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"namespaces": [n.to_dict() for n in self.namespaces]}
         if self.pagination is not None:
             out["pagination"] = self.pagination.to_dict()
+        if self.total_count is not None:
+            out["total_count"] = self.total_count
         return out
 
 

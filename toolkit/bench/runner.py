@@ -149,8 +149,8 @@ def _batch_size(task: Task, dataset: Dataset) -> int:
     return max(1, min(task.batch_size, 1000, MAX_REQUEST_BYTES // per_record))
 
 
-def _upsert(index: Any, dataset: Dataset, rows: range | np.ndarray, batch: int, on_request: Any = None,
-            progress: bool = False, desc: str = "upsert") -> tuple[list[int], float]:
+def _upsert(index: Any, dataset: Dataset, rows: range | np.ndarray, batch: int, progress: bool = False,
+            desc: str = "upsert") -> tuple[list[int], float]:
     """Upsert train rows in requests of ``batch``; return the write units of each request and the time."""
     rows = np.asarray(rows)
     units: list[int] = []
@@ -158,8 +158,6 @@ def _upsert(index: Any, dataset: Dataset, rows: range | np.ndarray, batch: int, 
     for start in tqdm(range(0, len(rows), batch), desc=desc, unit="req", leave=False, disable=not progress):
         response = index.upsert(vectors=dataset.records(rows[start : start + batch]), show_progress=False)
         units.append(int(response.usage.write_units or 0))
-        if on_request is not None:
-            on_request()
     return units, time.perf_counter() - started
 
 

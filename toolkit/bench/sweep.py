@@ -147,7 +147,7 @@ def _execute(tasks: list[Task], datasets: Mapping[str, Dataset], truths: Mapping
     if scheduler:
         client = Client(scheduler)
     else:
-        threads = workers or max(1, (os.cpu_count() or 1) // 2)
+        threads = workers or _default_workers()
         cluster = LocalCluster(processes=False, n_workers=1, threads_per_worker=threads, dashboard_address=None)
         client = Client(cluster)
     try:
@@ -225,7 +225,7 @@ def run(config: Any, *, scheduler: str | None = None, serial: bool = False, work
     frame.attrs["config"] = config.to_dict()
     frame.attrs["environment"] = environment() | {
         "seconds": time.perf_counter() - started,
-        "executor": "serial" if serial else (scheduler or f"LocalCluster(threads={workers or max(1, (os.cpu_count() or 1) // 2)})"),
+        "executor": "serial" if serial else (scheduler or f"LocalCluster(threads={workers or _default_workers()})"),
     }
     if out_dir is not None:
         save_results(frame, out_dir)
@@ -242,6 +242,11 @@ def results_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     frame = frame[RESULT_COLUMNS + extra]
     frame["error"] = frame["error"].fillna("")
     return frame
+
+
+def _default_workers() -> int:
+    """Half the cores: running tasks side by side on every core would distort their latencies."""
+    return max(1, (os.cpu_count() or 1) // 2)
 
 
 def timeline_frame(results: pd.DataFrame) -> pd.DataFrame:
@@ -273,8 +278,6 @@ def save_results(results: pd.DataFrame, out_dir: str | Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, frame in (("results", _flat(results)), ("timeline", timeline_frame(results))):
-        frame = frame.copy()
-        frame.attrs = {}
         paths[f"{name}.parquet"] = out / f"{name}.parquet"
         frame.to_parquet(paths[f"{name}.parquet"], index=False)
         paths[f"{name}.csv"] = out / f"{name}.csv"

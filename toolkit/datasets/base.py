@@ -22,8 +22,8 @@ import scipy.sparse as sp
 
 from ..errors import InvalidArgumentError
 from ..params import init_params
+from ..scoring import METRICS
 
-METRICS = ("cosine", "euclidean", "dotproduct")
 
 
 @dataclass(frozen=True, eq=False)

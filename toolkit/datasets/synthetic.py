@@ -103,6 +103,7 @@ class Clustered(DatasetSource):
     def _filter_set(self, kind: str, target: float, columns: dict[str, np.ndarray], rng: Any) -> FilterSet:
         filters: list[dict[str, Any]] = []
         masks = np.zeros((self.n_queries, self.n), dtype=bool)
+        label_count = _label_count(target) if kind == "list" else 0  # the same for every query
         for i in range(self.n_queries):
             if kind == "tag":
                 size = max(1, round(target * CATEGORIES))
@@ -117,7 +118,7 @@ class Clustered(DatasetSource):
                 masks[i] = (columns["price"] >= low) & (columns["price"] < high)
                 filters.append({"price": {"$gte": low, "$lt": high}})
             else:
-                chosen = rng.choice(LABELS, _label_count(target), replace=False)
+                chosen = rng.choice(LABELS, label_count, replace=False)
                 masks[i] = np.isin(columns["labels"], chosen).any(axis=1)
                 filters.append({"labels": {"$in": [f"l{c}" for c in sorted(chosen.tolist())]}})
         return FilterSet(f"{kind}@{target:g}", kind, tuple(filters), masks, target)

@@ -34,11 +34,10 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import InvalidArgumentError, ToolkitError, UnauthenticatedError
-from ..pagination import decode_token, encode_token
 from ..records import MAX_UPSERT_BYTES
 from . import wire
 from .errors import Plane, error_response, not_found_route, plane_of, unexpected, unsupported
-from .headers import lsn_headers, namespace_lsns, request_id
+from .headers import lsn_headers, request_id
 
 logger = logging.getLogger("toolkit.server")
 
@@ -128,28 +127,28 @@ class Handlers:
         index = self._index(call)
         records, namespace = wire.upsert_request(call.json())
         resp = index.upsert(vectors=records, namespace=namespace, show_progress=False)
-        _, indexed = namespace_lsns(index, namespace)
+        _, indexed = index.lsns(namespace)
         return 200, {"upsertedCount": int(resp.upserted_count)}, lsn_headers(resp.lsn, indexed)
 
     def query(self, call: Call) -> Result:
         index = self._index(call)
         kwargs = wire.pick(call.json(), wire.QUERY_FIELDS)
         resp = index.query(**kwargs)
-        committed, _ = namespace_lsns(index, kwargs.get("namespace"))
+        committed, _ = index.lsns(kwargs.get("namespace"))
         return 200, wire.query_response(resp), lsn_headers(committed, resp.max_indexed_lsn)
 
     def fetch(self, call: Call) -> Result:
         index = self._index(call)
         namespace = wire.query_params_one(call.query, "namespace")
         resp = index.fetch(ids=call.query.getlist("ids"), namespace=namespace)
-        committed, _ = namespace_lsns(index, namespace)
+        committed, _ = index.lsns(namespace)
         return 200, wire.fetch_response(resp), lsn_headers(committed, resp.max_indexed_lsn)
 
     def update(self, call: Call) -> Result:
         index = self._index(call)
         kwargs = wire.pick(call.json(), wire.UPDATE_FIELDS)
         resp = index.update(**kwargs)
-        committed, indexed = namespace_lsns(index, kwargs.get("namespace"))
+        committed, indexed = index.lsns(kwargs.get("namespace"))
         lsn = resp.lsn if resp.lsn is not None else committed
         return 200, wire.update_response(resp, "filter" in kwargs), lsn_headers(lsn, indexed)
 
@@ -157,16 +156,14 @@ class Handlers:
         index = self._index(call)
         kwargs = wire.pick(call.json(), wire.DELETE_FIELDS)
         resp = index.delete(**kwargs)
-        committed, indexed = namespace_lsns(index, kwargs.get("namespace"))
+        committed, indexed = index.lsns(kwargs.get("namespace"))
         lsn = resp.lsn if resp.lsn is not None else committed
         return 200, {}, lsn_headers(lsn, indexed)
 
     def list_vectors(self, call: Call) -> Result:
         index = self._index(call)
         q = call.query
-        token = wire.query_params_one(q, "paginationToken")
-        if token is None:
-            token = wire.query_params_one(q, "pagination_token")
+        token = wire.pagination_token(q)
         namespace = wire.query_params_one(q, "namespace")
         resp = index.list_paginated(
             prefix=wire.query_params_one(q, "prefix"),
@@ -174,47 +171,39 @@ class Handlers:
             pagination_token=token,
             namespace=namespace,
         )
-        committed, _ = namespace_lsns(index, namespace)
+        committed, _ = index.lsns(namespace)
         return 200, wire.list_response(resp), lsn_headers(committed, resp.max_indexed_lsn)
 
     def describe_index_stats(self, call: Call) -> Result:
         index = self._index(call)
         kwargs = wire.pick(call.json(), wire.STATS_FIELDS) if call.method == "POST" else {}
         resp = index.describe_index_stats(**kwargs)
-        return 200, wire.stats_response(resp), lsn_headers(*namespace_lsns(index, every=True))
+        return 200, wire.stats_response(resp), lsn_headers(*index.lsns(all_namespaces=True))
 
     def list_namespaces(self, call: Call) -> Result:
         index = self._index(call)
         q = call.query
-        prefix = wire.query_params_one(q, "prefix") or None
-        limit = wire.query_params_one(q, "limit", wire.int_param)
-        if limit is None:
-            limit = index.settings.list_default_limit
-        if limit < 1:
-            raise InvalidArgumentError(f"limit must be a positive integer, got {limit}", path="limit")
-        token = wire.query_params_one(q, "paginationToken")
-        if token is None:
-            token = wire.query_params_one(q, "pagination_token")
-        after = None if token is None else decode_token(token, prefix)
-        names = [d for d in index.list_namespaces() if prefix is None or d.name.startswith(prefix)]
-        rest = names if after is None else [d for d in names if d.name > after]
-        page = rest[:limit]
-        out: dict[str, Any] = {"namespaces": [wire.namespace_description(d) for d in page]}
-        if len(rest) > limit and page:
-            out["pagination"] = {"next": encode_token(page[-1].name, prefix)}
-        out["total_count"] = len(names)
-        return 200, out, lsn_headers(*namespace_lsns(index, every=True))
+        resp = index.list_namespaces_paginated(
+            limit=wire.query_params_one(q, "limit", wire.int_param),
+            pagination_token=wire.pagination_token(q),
+            prefix=wire.query_params_one(q, "prefix"),
+        )
+        out: dict[str, Any] = {"namespaces": [wire.namespace_description(d) for d in resp.namespaces]}
+        if resp.pagination is not None:
+            out["pagination"] = {"next": resp.pagination.next}
+        out["total_count"] = resp.total_count
+        return 200, out, lsn_headers(*index.lsns(all_namespaces=True))
 
     def describe_namespace(self, call: Call) -> Result:
         index = self._index(call)
         namespace = call.extra["namespace"]
         desc = index.describe_namespace(namespace)
-        return 200, wire.namespace_description(desc), lsn_headers(*namespace_lsns(index, namespace))
+        return 200, wire.namespace_description(desc), lsn_headers(*index.lsns(namespace))
 
     def delete_namespace(self, call: Call) -> Result:
         index = self._index(call)
         namespace = call.extra["namespace"]
-        committed, indexed = namespace_lsns(index, namespace)
+        committed, indexed = index.lsns(namespace)
         index.delete_namespace(namespace)
         return 202, None, lsn_headers(committed, indexed)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import Any
 
 
 _PREFIX = os.urandom(4).hex()
@@ -31,8 +30,3 @@ def lsn_headers(committed: int | None, reconciled: int | None) -> dict[str, str]
     if reconciled is not None:
         out["x-pinecone-max-indexed-lsn"] = out["x-pinecone-lsn-reconciled"] = str(int(reconciled))
     return out
-
-
-def namespace_lsns(index: Any, namespace: Any = None, *, every: bool = False) -> tuple[int, int]:
-    """Return (newest committed LSN, max indexed LSN) of one namespace, or the max over all."""
-    return index.lsns(namespace, all_namespaces=every)

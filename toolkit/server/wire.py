@@ -312,6 +312,12 @@ def query_params_one(params: Any, key: str, checker: Checker | None = None) -> A
     return values[0] if checker is None else checker(values[0], key)
 
 
+def pagination_token(params: Any) -> Any:
+    """Return the pagination token, spelled ``paginationToken`` (REST) or ``pagination_token``."""
+    token = query_params_one(params, "paginationToken")
+    return query_params_one(params, "pagination_token") if token is None else token
+
+
 def int_param(value: str, path: str) -> int:
     try:
         return int(value.strip())
@@ -404,13 +410,7 @@ def create_index_request(body: Mapping[str, Any]) -> dict[str, Any]:
         kwargs.update(_create_2026(body))
     else:
         kwargs.update(_create_legacy(body))
-    if body.get("deletion_protection") is not None:
-        kwargs["deletion_protection"] = as_str(body["deletion_protection"], "deletion_protection")
-    if body.get("tags") is not None:
-        tags = as_object(body["tags"], "tags")
-        for key, value in tags.items():
-            as_str(value, f"tags.{key}")
-        kwargs["tags"] = tags
+    kwargs.update(_protection_and_tags(body))
     if body.get("engine") is not None:
         engine = body["engine"]
         if not isinstance(engine, (str, dict)):
@@ -498,16 +498,23 @@ def _create_legacy(body: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def configure_index_request(body: Mapping[str, Any]) -> dict[str, Any]:
-    """Keyword arguments for ``Client.configure_index`` (only protection and tags can change)."""
-    kwargs: dict[str, Any] = {}
+def _protection_and_tags(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``deletion_protection`` and ``tags`` keyword arguments that create and configure share."""
+    out: dict[str, Any] = {}
     if body.get("deletion_protection") is not None:
-        kwargs["deletion_protection"] = as_str(body["deletion_protection"], "deletion_protection")
+        out["deletion_protection"] = as_str(body["deletion_protection"], "deletion_protection")
     if body.get("tags") is not None:
         tags = as_object(body["tags"], "tags")
         for key, value in tags.items():
             as_str(value, f"tags.{key}")
-        kwargs["tags"] = tags
+        out["tags"] = tags
+    return out
+
+
+def configure_index_request(body: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for ``Client.configure_index`` (only protection and tags can change)."""
+    kwargs: dict[str, Any] = {}
+    kwargs.update(_protection_and_tags(body))
     for key in CONTROL_KEYS_FIXED:
         if body.get(key) is not None:
             kwargs[key] = body[key]  # the client refuses them with a clear 400
