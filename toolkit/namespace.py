@@ -427,19 +427,38 @@ class Namespace:
         exact = lambda: exact_search(  # noqa: E731 - the fallback every path shares
             query, self.metric, k, rows.dense, sparse, allowed, drop_zero=self.sparse_index
         )
-        if slab is None or slab.index is None or slab.builder is None:  # memtable, or an index still building
-            return exact()
-        builder = type(slab.builder)
-        if query.dense is not None and query.sparse is not None and "hybrid" not in builder.vector_types:
+        hybrid = query.dense is not None and query.sparse is not None
+        if slab is not None and slab.builder is not None and hybrid and "hybrid" not in slab.builder.vector_types:
             return exact()  # hybrid queries on a dense-only engine: scored exactly (both halves)
+        route, params, n_allowed = self._route(rows, slab, allowed, strategy, query_params)
+        if route == "exact":
+            return exact()
+        assert slab is not None and slab.index is not None
+        if route == "index":
+            return slab.index.search(query, k, allowed, **params)
+        assert allowed is not None
+        return self._overfetch(slab, query, k, allowed, n_allowed, params, exact)
+
+    @staticmethod
+    def _route(
+        rows: Rows, slab: Slab | None, allowed: np.ndarray | None, strategy: str, query_params: dict[str, Any]
+    ) -> tuple[str, dict[str, Any], int]:
+        """Decide how to search a segment: "exact" scan, the slab's "index" as is, or "overfetch".
+
+        Returns the route, the slab's query parameters (its tier's, overridden by those of
+        ``query_params`` its builder knows) and the number of allowed rows (0 when unneeded).
+        """
+        if slab is None or slab.index is None or slab.builder is None:  # memtable, or an index still building
+            return "exact", {}, 0
+        builder = type(slab.builder)
         params = dict(slab.query_params)
         params.update((name, value) for name, value in query_params.items() if name in builder.query_defaults)
         if allowed is None or builder.native_filtering:
-            return slab.index.search(query, k, allowed, **params)
+            return "index", params, 0
         n_allowed = int(np.count_nonzero(allowed))
         if strategy == "prefilter" or (strategy == "auto" and prefer_prefilter(n_allowed, len(rows))):
-            return exact()
-        return self._overfetch(slab, query, k, allowed, n_allowed, params, exact)
+            return "exact", params, n_allowed
+        return "overfetch", params, n_allowed
 
     def _overfetch(
         self,
@@ -459,10 +478,7 @@ class Namespace:
         rows are scanned exactly, so a filtered query never returns fewer results than it should.
         """
         assert slab.index is not None
-        size = len(slab)
-        want = min(k, n_allowed)
-        fetch = min(size, max(2 * k, math.ceil(k * size / n_allowed * OVERFETCH)))
-        limit = min(size, max(fetch, math.ceil(size * OVERFETCH_MAX_SHARE)))
+        want, fetch, limit = _overfetch_window(len(slab), k, n_allowed)
         work = scanned = 0
         while True:
             result = slab.index.search(query, fetch, None, **params)
@@ -552,16 +568,13 @@ class Namespace:
         query_params: dict[str, Any],
     ) -> list[SearchResult]:
         exact = lambda qs: exact_search_batch(qs, self.metric, k, rows.dense, allowed)  # noqa: E731
-        if slab is None or slab.index is None or slab.builder is None:  # memtable, or an index still building
+        route, params, n_allowed = self._route(rows, slab, allowed, strategy, query_params)
+        if route == "exact":
             return exact(queries)
-        builder = type(slab.builder)
-        params = dict(slab.query_params)
-        params.update((name, value) for name, value in query_params.items() if name in builder.query_defaults)
-        if allowed is None or builder.native_filtering:
+        assert slab is not None and slab.index is not None
+        if route == "index":
             return slab.index.search_batch(queries, k, allowed, **params)
-        n_allowed = int(np.count_nonzero(allowed))
-        if strategy == "prefilter" or (strategy == "auto" and prefer_prefilter(n_allowed, len(rows))):
-            return exact(queries)
+        assert allowed is not None
         return self._overfetch_batch(slab, queries, k, allowed, n_allowed, params, exact)
 
     def _overfetch_batch(
@@ -577,10 +590,7 @@ class Namespace:
         """``_overfetch`` of a batch: the queries still short of min(k, allowed) allowed rows
         are fetched again, together, with the doubled fetch; the rest fall back to one exact scan."""
         assert slab.index is not None
-        size = len(slab)
-        want = min(k, n_allowed)
-        fetch = min(size, max(2 * k, math.ceil(k * size / n_allowed * OVERFETCH)))
-        limit = min(size, max(fetch, math.ceil(size * OVERFETCH_MAX_SHARE)))
+        want, fetch, limit = _overfetch_window(len(slab), k, n_allowed)
         n = int(queries.shape[0])
         out: list[SearchResult | None] = [None] * n
         work = [0] * n
@@ -624,6 +634,12 @@ class Namespace:
 
     def live_count(self) -> int:
         return len(self.live)
+
+
+def _overfetch_window(size: int, k: int, n_allowed: int) -> tuple[int, int, int]:
+    """Return (results wanted, first fetch, largest fetch) of an over-fetch over ``size`` rows."""
+    fetch = min(size, max(2 * k, math.ceil(k * size / n_allowed * OVERFETCH)))
+    return min(k, n_allowed), fetch, min(size, max(fetch, math.ceil(size * OVERFETCH_MAX_SHARE)))
 
 
 def _prefix_end(ids: list[str], prefix: str, start: int) -> int:
