@@ -542,16 +542,9 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
 
     @staticmethod
     def _scored(c: Candidate, include_values: bool, include_metadata: bool) -> ScoredVector:
-        rows, row = c.rows, c.row
-        values: list[float] = []
-        sparse_values = None
-        if include_values:
-            values = [] if rows.dense is None else rows.dense[row].tolist()
-            sparse = rows.sparse.row(row)
-            if sparse is not None:
-                sparse_values = SparseValues(sparse.indices.tolist(), sparse.values.tolist())
-        metadata = rows.metadata[row] if include_metadata else None
-        return ScoredVector(c.id, c.score, values, sparse_values, None if metadata is None else dict(metadata))
+        values, sparse_values = _stored_values(c.rows, c.row) if include_values else ([], None)
+        return ScoredVector(c.id, c.score, values, sparse_values,
+                            _stored_metadata(c.rows, c.row) if include_metadata else None)
 
     def query_namespaces(
         self,
@@ -595,15 +588,9 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         return FetchResponse(vectors, ns_name, Usage(read_units=units), lsn)
 
     @staticmethod
-    def _vector(record_id: str, rows: Any, row: int) -> Vector:
-        sparse: Sparse | None = rows.sparse.row(row)
-        metadata = rows.metadata[row]
-        return Vector(
-            id=record_id,
-            values=[] if rows.dense is None else rows.dense[row].tolist(),
-            metadata=None if metadata is None else dict(metadata),
-            sparse_values=None if sparse is None else SparseValues(sparse.indices.tolist(), sparse.values.tolist()),
-        )
+    def _vector(record_id: str, rows: Rows, row: int) -> Vector:
+        values, sparse_values = _stored_values(rows, row)
+        return Vector(id=record_id, values=values, metadata=_stored_metadata(rows, row), sparse_values=sparse_values)
 
     def list_paginated(
         self,
@@ -762,3 +749,16 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
             {"engine": [t.to_dict() for t in self.config.engine.tiers], "total_vector_count": stats.total_vector_count,
              "namespaces": {k: v.to_dict() for k, v in stats.namespaces.items()}},
         )
+
+
+def _stored_values(rows: Rows, row: int) -> tuple[list[float], SparseValues | None]:
+    """Return a stored row's dense values (``[]`` on a sparse index) and sparse values, as responses carry them."""
+    sparse = rows.sparse.row(row)
+    return ([] if rows.dense is None else rows.dense[row].tolist(),
+            None if sparse is None else SparseValues(sparse.indices.tolist(), sparse.values.tolist()))
+
+
+def _stored_metadata(rows: Rows, row: int) -> dict[str, Any] | None:
+    """Return a copy of a stored row's metadata, so callers cannot change the store."""
+    metadata = rows.metadata[row]
+    return None if metadata is None else dict(metadata)
