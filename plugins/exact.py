@@ -76,24 +76,30 @@ class ExactIndex(SlabIndex):
             keys = np.where(keys == 0, np.float32(np.inf), keys)
         return keys.astype(np.float32, copy=False)
 
+    def _gathered(self, allowed: np.ndarray | None) -> np.ndarray | None:
+        """Return the allowed rows when few enough are allowed to score only them, else None (mask)."""
+        if allowed is None or np.count_nonzero(allowed) >= _GATHER_BELOW * self.rows:
+            return None
+        return np.flatnonzero(allowed)
+
+    def _exact_euclidean(self, positions: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return the winners re-ordered by their exact squared distances (the ranking used |v|² - 2v·q)."""
+        diff = self.dense[positions] - q
+        scores = np.einsum("ij,ij->i", diff, diff).astype(np.float32)
+        order = np.argsort(scores, kind="stable")
+        return positions[order], scores[order]
+
     def search(self, query: Query, k: int, allowed: np.ndarray | None = None, **query_params: Any) -> SearchResult:
         if query_params:
             raise TypeError(f"the exact engine takes no query parameters, got {sorted(query_params)}")
-        rows = None
-        if allowed is not None:
-            count = int(np.count_nonzero(allowed))
-            if count < _GATHER_BELOW * self.rows:
-                rows = np.flatnonzero(allowed)
+        rows = self._gathered(allowed)
         keys = self._keys(query, rows)
         if allowed is not None and rows is None:
             keys = np.where(allowed, keys, np.float32(np.inf))
         best = top_candidates(keys, k)
         positions = best if rows is None else rows[best]
         if self.metric == "euclidean" and query.dense is not None and self.dense is not None:
-            diff = self.dense[positions] - query.dense  # exact squared distances of the winners
-            best_scores = np.einsum("ij,ij->i", diff, diff).astype(np.float32)
-            order = np.argsort(best_scores, kind="stable")
-            positions, best_scores = positions[order], best_scores[order]
+            positions, best_scores = self._exact_euclidean(positions, query.dense)
         else:
             best_scores = (-keys[best]).astype(np.float32)
         scanned = self.rows if rows is None else rows.size
@@ -107,9 +113,7 @@ class ExactIndex(SlabIndex):
             raise TypeError(f"the exact engine takes no query parameters, got {sorted(query_params)}")
         if self.dense is None:
             return super().search_batch(queries, k, allowed)
-        rows = None
-        if allowed is not None and int(np.count_nonzero(allowed)) < _GATHER_BELOW * self.rows:
-            rows = np.flatnonzero(allowed)
+        rows = self._gathered(allowed)
         matrix = self.dense if rows is None else self.dense[rows]
         sq = None
         if self.metric == "euclidean":
@@ -133,10 +137,7 @@ class ExactIndex(SlabIndex):
             for q, best, key_row in zip(chunk, top_candidates_rows(keys, k), keys):
                 positions = best if rows is None else rows[best]
                 if sq is not None:
-                    diff = self.dense[positions] - q  # exact squared distances of the winners
-                    best_scores = np.einsum("ij,ij->i", diff, diff).astype(np.float32)
-                    order = np.argsort(best_scores, kind="stable")
-                    positions, best_scores = positions[order], best_scores[order]
+                    positions, best_scores = self._exact_euclidean(positions, q)
                 else:
                     best_scores = -key_row[best]
                 out.append(SearchResult(positions.astype(np.int64), best_scores, work, nbytes))
