@@ -294,8 +294,8 @@ class Namespace:
         for slab in job.sources:
             slab.claimed = False
         self._in_flight -= 1
-        present = {id(s) for s in self.slabs}
-        if not all(id(s) in present for s in job.sources):  # delete_all or a newer job replaced them
+        sources = {id(s) for s in job.sources}
+        if not sources <= {id(s) for s in self.slabs}:  # delete_all or a newer job replaced them
             self._log(job.record("abandoned"))
             return
         if job.error is not None:  # the sources stay; they are not merged again until a compaction
@@ -312,8 +312,7 @@ class Namespace:
             job.result.alive = alive
             if job.result.live_rows():
                 added.append(job.result)
-        position = min(i for i, s in enumerate(self.slabs) if id(s) in {id(x) for x in job.sources})
-        sources = {id(s) for s in job.sources}
+        position = next(i for i, s in enumerate(self.slabs) if id(s) in sources)
         kept = [s for s in self.slabs if id(s) not in sources]
         self.slabs = kept[:position] + added + kept[position:]
         self._log(job.record("done", died))
