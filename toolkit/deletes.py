@@ -16,6 +16,8 @@ Rules of a ``delete_records`` request (checked before anything changes):
   deterministic: the first ``limit`` matching ids in **bytewise id order** — the order of
   ``list()`` — so a repeated request with the same limit walks through the matches page
   by page, independent of LSNs, merges and reopen;
+* ``dry_run=True`` answers the ids that would go and changes nothing (seed 002's "verify
+  before delete"; the compat adapters also read filtered ids through it);
 * the whole delete is ONE logged write with one LSN; the response carries ``deleted``
   (records that existed and are now gone), ``lsn`` and the billed write units
   (``max(5, ceil(deleted KB))``, as the reference bills a delete).
@@ -35,12 +37,13 @@ from .responses import Usage
 class DeleteResponse:
     """What ``Index.delete_records`` answers: how many records went, under which LSN, at what cost."""
 
-    deleted: int
-    lsn: int | None
+    deleted: int  # records that existed and are gone (0 on a dry run)
+    lsn: int | None  # None when nothing was logged (unknown namespace, dry run)
     usage: Usage
+    ids: list[str]  # the ids that went (or would go, on a dry run), bytewise order
 
     def to_dict(self) -> dict[str, Any]:
-        return {"deleted": self.deleted, "lsn": self.lsn, "usage": self.usage.to_dict()}
+        return {"deleted": self.deleted, "lsn": self.lsn, "usage": self.usage.to_dict(), "ids": list(self.ids)}
 
 
 def check_limit(limit: Any) -> int | None:

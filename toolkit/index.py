@@ -761,18 +761,22 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         where_document: Mapping[str, Any] | None = None,
         limit: int | None = None,
         namespace: str | None = None,
+        dry_run: bool = False,
     ) -> DeleteResponse:
         """Delete the records listed in ``ids`` AND matching ``filter`` AND ``where_document``; count them.
 
         The one delete core of the Chroma and Vectorizer contracts (``toolkit.compat``): the
         selectors given intersect, ``limit`` keeps the first matches in bytewise id order,
-        and the request is one logged delete with one LSN. ``delete`` keeps the reference
-        rules; this extension does not consult ``Settings.delete_by_filter``.
+        and the request is one logged delete with one LSN. ``dry_run`` only answers which
+        ids would go (``ids``), changing nothing. ``delete`` keeps the reference rules; this
+        extension does not consult ``Settings.delete_by_filter``.
         """
         started = time.perf_counter()
         ns_name = canonical_namespace(namespace)
         wanted = check_ids(ids)
         cap = check_limit(limit)
+        if not isinstance(dry_run, bool):
+            raise InvalidArgumentError("dry_run must be true or false", path="dry_run")
         document = None if where_document is None else compile_where_document(
             where_document, field=document_field(self.config, self.settings), max_depth=self.settings.filter_max_depth)
         parts = [f for f in (self._compile(filter), document) if f is not None and not f.matches_all]
@@ -783,8 +787,9 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         with self._lock:
             ns = self._namespace(ns_name)
             if ns is None:  # deleting from a namespace that never existed changes nothing
-                self._record("delete", ns_name, started, write_units=cost.MIN_WRITE_UNITS)
-                return DeleteResponse(0, None, Usage(write_units=cost.MIN_WRITE_UNITS))
+                units = 0 if dry_run else cost.MIN_WRITE_UNITS
+                self._record("delete", ns_name, started, write_units=units)
+                return DeleteResponse(0, None, Usage(write_units=units), [])
             self._catch_up(ns)  # eventual mode: count against every acknowledged write
             if compiled is None:
                 assert wanted is not None
@@ -795,11 +800,14 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
                     listed = set(wanted)
                     matching = [i for i in matching if i in listed]
             targets = choose(matching, cap)
+            if dry_run:
+                self._record("delete", ns_name, started, write_units=0, records=0)
+                return DeleteResponse(0, None, Usage(write_units=0), targets)
             units = cost.write_units(sum(ns.live[i] for i in targets))
             lsn, ticket = self._commit(ns, "delete", targets) if targets else self._commit(ns, "noop", None)
         self._journal.sync(ticket)
         self._record("delete", ns_name, started, write_units=units, records=len(targets), lsn=lsn)
-        return DeleteResponse(len(targets), lsn, Usage(write_units=units))
+        return DeleteResponse(len(targets), lsn, Usage(write_units=units), targets)
 
 
 def _stored_values(rows: Rows, row: int) -> tuple[list[float], SparseValues | None]:
