@@ -214,6 +214,9 @@ def test_chroma_errors_are_located(collection):
     with pytest.raises(InvalidArgumentError) as caught:
         collection.delete(where_document={"$and": [{"$contains": "a"}, {"$like": "b"}]})
     assert caught.value.path == "where_document.$and[1].$like"
+    with pytest.raises(InvalidArgumentError) as caught:
+        collection.add(ids=["x"], embeddings=None, documents=["no vector"])
+    assert caught.value.path == "embeddings"
     with pytest.raises(InvalidArgumentError):
         collection.delete()  # at least one selector
     with pytest.raises(InvalidArgumentError):

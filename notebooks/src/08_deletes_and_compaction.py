@@ -82,9 +82,9 @@ back to an exact scan of the live rows — and `after_merge` after `compact()` r
 from the live rows only. A persistent folder records the bytes on disk at each step.
 """),
 ("code", """
-folder = Path(tempfile.mkdtemp())
-recall = pd.concat([experiments.recall_under_deletes(engine, N, DIM, n_queries=40, folder=folder)
-                    for engine in ("exact", "annoy")], ignore_index=True)
+with tempfile.TemporaryDirectory() as folder:  # persistent clients, so that bytes on disk can be counted
+    recall = pd.concat([experiments.recall_under_deletes(engine, N, DIM, n_queries=40, folder=Path(folder))
+                        for engine in ("exact", "annoy")], ignore_index=True)
 recall[["engine", "deleted_pct", "phase", "stored_rows", "live_rows", "p50_ms", "recall@10", "folder_bytes"]]
 """),
 ("code", """

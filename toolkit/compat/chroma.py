@@ -61,6 +61,8 @@ class ChromaCollection:
         """Store records (an existing id is overwritten); documents go to the document field."""
         if isinstance(ids, str):
             raise InvalidArgumentError("ids must be a list of record ids", path="ids")
+        if embeddings is None:  # Chroma would embed documents; this adapter has no embedding function
+            raise InvalidArgumentError("embeddings are required (one per id)", path="embeddings")
         for name, column in (("embeddings", embeddings), ("metadatas", metadatas), ("documents", documents)):
             if column is not None and len(column) != len(ids):
                 raise InvalidArgumentError(f"{name} must have one entry per id ({len(ids)}), got {len(column)}",
