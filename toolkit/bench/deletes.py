@@ -79,8 +79,8 @@ def recall_under_deletes(engine: str, n: int, dim: int, fractions: Sequence[floa
                          n_queries: int = 100, k: int = 10, folder: Path | None = None, seed: int = 0
                          ) -> pd.DataFrame:
     """Measure one engine with each share of records deleted, before and after the merge that drops them."""
-    data = make_data(n, dim, seed)
-    queries = make_data(n_queries, dim, seed + 1)
+    points = make_data(n + n_queries, dim, seed)  # queries come from the same clusters as the data
+    data, queries = points[:n], points[n:]
     rows = []
     for fraction in fractions:
         path = None if folder is None else Path(folder) / f"{engine}-{int(100 * fraction)}"
