@@ -222,7 +222,7 @@ def test_cli_report_with_a_config_file(tmp_path, monkeypatch, capsys):
     code = main(["report", "--config", str(sweep), "--no-dask", "--no-progress", "--out", str(tmp_path / "out")])
     assert code == 0
     out = capsys.readouterr().out
-    assert "| digits(n_queries=20) | exact |" in out
+    assert "| digits (1,777 × 64) | exact | exact() |" in out
     (folder,) = (tmp_path / "out").iterdir()
     assert (folder / "report.html").is_file() and (folder / "summary.md").is_file()
 
