@@ -21,7 +21,7 @@ from .config import to_toml
 from .metrics import METRICS
 from .plots import plot_pareto, plot_read_units, plot_runbook, plot_selectivity
 from .sweep import save_results
-from .tables import RECALL_TARGET, headline, markdown_table, plain, query_rows
+from .tables import RECALL_TARGET, dataset_labels, headline, headline_labels, markdown_table, plain, query_rows, winners
 
 PLOTS = (
     ("pareto", "Recall vs QPS", plot_pareto,
@@ -101,15 +101,24 @@ def report(results: pd.DataFrame, out_dir: str | Path = "reports", *, title: str
     errors = frame[frame["error"] != ""]
 
     seconds = env.get("seconds")
+    repeats = config.get("repeats") or "?"
+    commit = env.get("git_commit")
     meta = (f"{stamp} · {env.get('executor', '')} · {env.get('cpus', '?')} CPUs · Python {env.get('python', '?')}"
+            + (f" · commit {str(commit)[:12]}{'-dirty' if str(commit).endswith('-dirty') else ''}" if commit else "")
             + (f" · sweep ran in {seconds:.0f} s" if isinstance(seconds, (int, float)) else ""))
+    sentences = winners(results)
+    compile_table = _compile_table(results)
+    work = _work_counting(results)
+    versions = _environment_table(env)
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1><p class='meta'>{html.escape(meta)}</p>"]
     if config.get("description"):
         parts.append(f"<p>{html.escape(config['description'])}</p>")
-    parts.append(f"<h2>Headline</h2><p>Per dataset and engine: the fastest unfiltered configuration with "
-                 f"recall@{k} ≥ {RECALL_TARGET} (or, failing that, the best recall). Index MB excludes the vectors.</p>")
+    parts.append(f"<h2>Headline</h2><p>{html.escape(_headline_text(k, repeats))}</p>")
+    parts.append("<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in sentences) + "</ul>")
     parts.append(_html_table(table))
+    parts.append(f"<h2>One-time compile, apart from build time</h2><p>{html.escape(_COMPILE_TEXT)}</p>"
+                 + _html_table(compile_table))
     for key, heading, caption, data in images:
         parts.append(f"<h2>{html.escape(heading)}</h2><p>{html.escape(caption)}</p>"
                      f"<img alt='{key}' src='data:image/png;base64,{data}'>")
@@ -122,13 +131,17 @@ def report(results: pd.DataFrame, out_dir: str | Path = "reports", *, title: str
                  + _html_table(frame[_details_columns(frame)]) + "</details>")
     metrics = pd.DataFrame([{"metric": m.name, "unit": m.unit, "better": m.direction, "meaning": m.description}
                             for m in METRICS])
-    parts.append("<h2>Metrics</h2>" + _html_table(metrics))
-    parts.append("<h2>Sweep and environment</h2><pre>" + html.escape(to_toml(config) if config else "")
-                 + "</pre><pre>" + html.escape(json.dumps(env, indent=2, default=str)) + "</pre></body></html>")
+    parts.append("<h2>How each number is measured</h2>" + _html_table(metrics))
+    parts.append(f"<h3>True work per engine</h3><p>{html.escape(_WORK_TEXT)}</p>" + _html_table(work))
+    parts.append("<h2>Environment</h2>" + _html_table(versions))
+    parts.append("<h2>Sweep</h2><pre>" + html.escape(to_toml(config) if config else "")
+                 + "</pre><details><summary>environment as JSON</summary><pre>"
+                 + html.escape(json.dumps(env, indent=2, default=str)) + "</pre></details></body></html>")
     (folder / "report.html").write_text("".join(parts), encoding="utf-8")
 
     md = [f"# {title}", "", meta, "", f"## Headline (recall@{k} ≥ {RECALL_TARGET}, fastest configuration)", "",
-          markdown_table(table), ""]
+          _headline_text(k, repeats), ""] + [f"- {s}" for s in sentences] + ["", markdown_table(table), "",
+          "## One-time compile, apart from build time", "", _COMPILE_TEXT, "", markdown_table(compile_table), ""]
     filtered = query_rows(results, filter_name=None)
     if (filtered["filter"] != "none").any():
         md += ["## Filtered queries (mean over the configurations in the headline)", "",
@@ -138,6 +151,8 @@ def report(results: pd.DataFrame, out_dir: str | Path = "reports", *, title: str
         md += ["## Skipped", ""] + [f"- {s['engine']} on {s['dataset']}: {s['reason']}" for s in skipped] + [""]
     if len(errors):
         md += ["## Errors", ""] + [f"- {r}: {e}" for r, e in zip(errors["run_id"], errors["error"])] + [""]
+    md += ["## How true work is counted", "", _WORK_TEXT, "", markdown_table(work), "",
+           "## Environment", "", markdown_table(versions), ""]
     md += ["Files: report.html, results.parquet, results.csv, timeline.parquet, timeline.csv, sweep.toml", ""]
     (folder / "summary.md").write_text("\n".join(md), encoding="utf-8")
     return folder
@@ -145,8 +160,9 @@ def report(results: pd.DataFrame, out_dir: str | Path = "reports", *, title: str
 
 def _filtered_summary(results: pd.DataFrame, table: pd.DataFrame) -> pd.DataFrame:
     rows = query_rows(results, filter_name=None)
-    chosen = set(zip(table["dataset"], table["configuration"]))
-    rows = rows[[(d, c) in chosen for d, c in zip(rows["dataset"], rows["label"])]]
+    chosen = set(headline_labels(results).items())
+    rows = rows[[((d, e), c) in chosen for d, e, c in zip(rows["dataset"], rows["engine"], rows["label"])]]
+    rows = rows.assign(dataset=rows["dataset"].map(dataset_labels(results)))
     rows = rows.assign(bucket=rows["filter"].str.split("@").str[-1].where(rows["filter"] != "none", "1 (none)"))
     out = rows.groupby(["dataset", "engine", "bucket"], sort=False).agg(
         selectivity=("selectivity", "mean"), recall=("recall_mean", "mean"), p50_ms=("latency_p50_ms", "mean"),
@@ -154,3 +170,74 @@ def _filtered_summary(results: pd.DataFrame, table: pd.DataFrame) -> pd.DataFram
     return out.sort_values(["dataset", "engine", "selectivity"], ascending=[True, True, False]).rename(
         columns={"bucket": "selectivity bucket", "recall": "recall@k", "p50_ms": "p50 ms",
                  "distances": "distances/query"})
+
+
+_COMPILE_TEXT = ("An engine's one-time per-process cost (numba's JIT compile for PyNNDescent, or its load from "
+                 "numba's on-disk cache) is paid by warm_up() before anything is timed, and shown here, not in the "
+                 "build time. The first build of each index is an untimed warm-up too (it may still compile a "
+                 "kernel); build s is the median of the timed rebuilds that follow.")
+_WORK_TEXT = ("distances/query and bytes scanned/query come from the engine's own count of its work per query, "
+              "as it reports it to the usage ledger; each engine says below how it counts.")
+
+
+def _headline_text(k: int, repeats: object) -> str:
+    return (f"Per dataset and engine: the unfiltered configuration with the highest median QPS among those with "
+            f"recall@{k} ≥ {RECALL_TARGET} (or, failing that, the best recall). Timings are medians over {repeats} "
+            f"repeats (timed builds; passes over the queries) with their min–max range; one engine is called faster "
+            f"than another only when their QPS ranges do not overlap, otherwise the verdict is a tie within spread. "
+            f"Index MB excludes the vectors.")
+
+
+def _compile_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Return per engine the one-time compile and the warm-up build beside the median timed build."""
+    frame = plain(results)
+    frame = frame[(frame["error"] == "") & frame["build_seconds"].notna()]
+    compile_seconds = results.attrs.get("compile_seconds") or {}
+    engines = list(dict.fromkeys(list(compile_seconds) + list(frame["engine"])))
+    rows = []
+    for engine in engines:
+        part = frame[frame["engine"] == engine]
+        first = part["first_build_seconds"] if "first_build_seconds" in part else pd.Series(dtype=float)
+        rows.append({"engine": engine, "compile s (once per process)": round(float(compile_seconds.get(engine, float("nan"))), 3),
+                     "warm-up build s (max)": float(first.max()) if first.notna().any() else float("nan"),
+                     "timed build s (median, min–max over builds)":
+                         _median_range(part["build_seconds"]) if len(part) else ""})
+    return pd.DataFrame(rows, columns=["engine", "compile s (once per process)", "warm-up build s (max)",
+                                       "timed build s (median, min–max over builds)"])
+
+
+def _median_range(values: pd.Series) -> str:
+    from .tables import _format
+
+    values = values.dropna().drop_duplicates()
+    if values.empty:
+        return ""
+    return f"{_format(float(values.median()))} ({_format(float(values.min()))}–{_format(float(values.max()))})"
+
+
+def _work_counting(results: pd.DataFrame) -> pd.DataFrame:
+    """Return what each engine says about how its true work is counted (its ``work_counting`` attribute)."""
+    described = results.attrs.get("work_counting") or {}
+    engines = list(dict.fromkeys(list(described) + list(plain(results)["engine"].dropna())))
+    rows = []
+    for engine in engines:
+        text = described.get(engine)
+        if isinstance(text, dict):
+            text = "; ".join(f"{key}: {value}" for key, value in text.items())
+        rows.append({"engine": engine, "how its work is counted": str(text) if text else
+                     "not described by the engine (its work_counting attribute is unset)"})
+    return pd.DataFrame(rows, columns=["engine", "how its work is counted"])
+
+
+def _environment_table(env: dict) -> pd.DataFrame:
+    """Return the environment as (what, version) rows: Python, packages, BLAS, machine and commit."""
+    rows = [("python", env.get("python", "?")), ("platform", env.get("platform", "?")),
+            ("cpus", str(env.get("cpus", "?"))), ("git commit", env.get("git_commit") or "not a git checkout")]
+    if env.get("load_average"):
+        rows.append(("load average (1, 5, 15 min) at the end", ", ".join(map(str, env["load_average"]))))
+    rows += [(name, version) for name, version in (env.get("packages") or {}).items()]
+    for blas in env.get("blas") or []:
+        rows.append((f"{blas.get('user_api', 'blas')}: {blas.get('internal_api', '?')}",
+                     f"{blas.get('version', '?')} ({blas.get('num_threads', '?')} threads"
+                     + (f", {blas['architecture']}" if blas.get("architecture") else "") + ")"))
+    return pd.DataFrame(rows, columns=["what", "version"])
