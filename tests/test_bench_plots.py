@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from toolkit.bench import plot_pareto, plot_read_units, plot_selectivity
@@ -47,9 +48,13 @@ def drawn(fig: Figure) -> Any:
 
 
 def point_pixels(ax: Any) -> np.ndarray:
-    """Return the display coordinates of every scatter point and line vertex drawn in ``ax``."""
-    parts = [c.get_offset_transform().transform(c.get_offsets()) for c in ax.collections
-             if len(c.get_offsets()) and c.get_offset_transform() is not None]
+    """Return the display coordinates of every scatter point, bar end and line vertex drawn in ``ax``."""
+    parts = []
+    for c in ax.collections:
+        if isinstance(c, LineCollection):
+            parts += [c.get_transform().transform(seg) for seg in c.get_segments() if len(seg)]
+        elif len(c.get_offsets()):
+            parts.append(c.get_offset_transform().transform(c.get_offsets()))
     parts += [line.get_transform().transform(line.get_xydata()) for line in ax.lines if len(line.get_xydata())]
     points = np.concatenate(parts) if parts else np.empty((0, 2))
     return points[np.isfinite(points).all(axis=1)]
@@ -62,7 +67,8 @@ def assert_legends_hide_nothing(fig: Figure) -> None:
     assert legends, "expected legends"
     for legend in legends:
         box = legend.get_window_extent(renderer)
-        for ax in axes:
+        for ax in axes:  # outside every plotting area: no data can ever sit under a legend
+            assert not box.overlaps(ax.bbox), f"a legend lies inside the plotting area of {ax.get_title()!r}"
             points = point_pixels(ax)
             inside = ((points[:, 0] >= box.x0) & (points[:, 0] <= box.x1)
                       & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1))
