@@ -4,11 +4,14 @@ The notebooks are executed with nbclient on a kernelspec written to a temporary 
 that points at this interpreter (``sys.executable``), so they see the same installed
 toolkit as the tests, whatever kernels the machine has. A code cell that draws (it calls
 ``plt.show()``, ``plt.subplots(...)``, a ``bench.plot_*`` function or ``display(fig...)``)
-must leave an image/png output: a figure that never appears fails the test.
+must leave an image/png output: a figure that never appears fails the test. With
+``VECTOR_TOOLKIT_NOTEBOOK_HTML=<folder>`` (set by .ci/run) each executed notebook is also
+rendered to ``<folder>/<name>.html``, so CI publishes readable copies without running twice.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -90,6 +93,11 @@ def test_notebook_executes(path: Path, kernel_env: dict[str, str], monkeypatch: 
     assert not errors
     missing = cells_missing_images(nb)
     assert not missing, f"{path.name}: cells {missing} draw a figure but show no image"
+    publish_to = os.environ.get("VECTOR_TOOLKIT_NOTEBOOK_HTML")  # CI keeps the executed notebooks as HTML
+    if publish_to and importlib.util.find_spec("nbconvert") is not None:
+        from toolkit.notebooks import render_html
+
+        render_html(nb, Path(publish_to) / f"{path.stem}.html")
 
 
 def test_a_drawing_cell_without_an_image_is_caught() -> None:

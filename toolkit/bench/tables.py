@@ -126,9 +126,9 @@ def verdicts(table: pd.DataFrame) -> list[str]:
         if not row.get("reaches_target", True):
             text = f"below recall {RECALL_TARGET:g}: most accurate configuration shown"
         elif previous is None:
-            if nxt is None:
-                text = "only engine"
-            elif separated(*_qps_range(row), *_qps_range(nxt)) or not nxt.get("reaches_target", True):
+            if nxt is None or not nxt.get("reaches_target", True):
+                text = "only engine" if nxt is None else f"only engine reaching recall {RECALL_TARGET:g}"
+            elif separated(*_qps_range(row), *_qps_range(nxt)):
                 text = "fastest (beyond spread)"
             else:
                 text = f"tie within spread with {nxt['engine']} for fastest"
