@@ -1,8 +1,12 @@
 """One benchmark task: build one engine configuration on one dataset, then run its workloads.
 
 A task is the unit of distributed work (one per dataset × engine × build params), so each
-index is built once and every query-parameter set and filter set is measured on it. Tasks
-return plain rows (dicts); nothing here prints or writes files.
+index is loaded once and every query-parameter set and filter set is measured on it. Timing
+protocol of a query workload: the engine's warm_up() (JIT compile) and one untimed build
+come first; then ``repeats`` timed rebuilds of the same records, and ``repeats`` timed passes
+over the queries per parameter set and filter (after ``warmup`` untimed queries). Rows carry
+the median of each timing with its ``_min``/``_max``. Runbooks run once (their timeline is the
+measurement). Tasks return plain rows (dicts); nothing here prints or writes files.
 """
 
 from __future__ import annotations
