@@ -37,6 +37,7 @@ class CountingBuilder(SlabBuilder):
     name = "counting"
     vector_types = frozenset({"dense"})
     query_defaults = MappingProxyType({})
+    work_counting = "rows scanned by one exact pass (a test engine)"
     builds: ClassVar[int] = 0
     warm_ups: ClassVar[int] = 0
     searches: ClassVar[int] = 0
@@ -90,7 +91,10 @@ def test_three_repeats_by_default_with_a_warm_up_build_and_compile_apart(tmp_pat
     assert row["compile_seconds"] >= COMPILE_SECONDS  # measured once, before anything is timed ...
     assert row["build_seconds_max"] < COMPILE_SECONDS  # ... and never inside a build
     assert results.attrs["compile_seconds"]["counting"] == row["compile_seconds"]
-    assert results.attrs["work_counting"] == {"counting": None}
+    assert results.attrs["work_counting"] == {"counting": CountingBuilder.work_counting}
+    summary = (bench.report(results, tmp_path / "reports", timestamp="t") / "summary.md").read_text()
+    assert f"| counting | {CountingBuilder.work_counting} |" in summary
+    assert "| counting | 0.3" in summary  # the compile table: compile seconds apart from the builds
 
 
 def test_repeats_is_configurable_and_validated(tmp_path) -> None:

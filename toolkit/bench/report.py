@@ -69,8 +69,10 @@ def _html_table(frame: pd.DataFrame) -> str:
 
 
 def _details_columns(results: pd.DataFrame) -> list[str]:
-    wanted = ["dataset", "label", "filter", "selectivity", "workload", "recall_mean", "recall_p10", "qps",
-              "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "build_seconds", "index_bytes",
+    wanted = ["dataset", "label", "filter", "selectivity", "workload", "repeats", "recall_mean", "recall_p10", "qps",
+              "qps_min", "qps_max", "latency_p50_ms", "latency_p50_ms_min", "latency_p50_ms_max", "latency_p95_ms",
+              "latency_p99_ms", "build_seconds", "build_seconds_min", "build_seconds_max", "first_build_seconds",
+              "compile_seconds", "index_bytes",
               "read_units_per_query", "write_units_per_upsert", "distance_computations_per_query",
               "bytes_scanned_per_query", "flushes", "merges", "error"]
     return [c for c in wanted if c in results.columns and (c == "dataset" or results[c].notna().any())]
@@ -132,7 +134,7 @@ def report(results: pd.DataFrame, out_dir: str | Path = "reports", *, title: str
     metrics = pd.DataFrame([{"metric": m.name, "unit": m.unit, "better": m.direction, "meaning": m.description}
                             for m in METRICS])
     parts.append("<h2>How each number is measured</h2>" + _html_table(metrics))
-    parts.append(f"<h3>True work per engine</h3><p>{html.escape(_WORK_TEXT)}</p>" + _html_table(work))
+    parts.append(f"<h3>How true work is counted</h3><p>{html.escape(_WORK_TEXT)}</p>" + _html_table(work))
     parts.append("<h2>Environment</h2>" + _html_table(versions))
     parts.append("<h2>Sweep</h2><pre>" + html.escape(to_toml(config) if config else "")
                  + "</pre><details><summary>environment as JSON</summary><pre>"
