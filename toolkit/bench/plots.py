@@ -89,6 +89,7 @@ def plot_pareto(results: pd.DataFrame, x: str = "recall_mean", y: str = "qps") -
                 ax.annotate(f"{clipped_low} configuration(s) with recall < {RECALL_CLIP[0]:g} drawn at the left edge (<)",
                             xy=(0.01, 0.01), xycoords="axes fraction", fontsize=7, color="dimgray")
         ax.set_yscale("log")
+        _at_least_a_decade(ax)
         ax.set_xlabel(f"{x.replace('_mean', '')}@{int(part['k'].iloc[0])} (logit scale; 1.0 drawn at the right edge)")
         ax.set_ylabel(f"{y} ({BY_NAME[y].unit}, log scale; bars: min–max of repeats)")
         ax.set_title(_short(labels.get(dataset, dataset)), fontsize=10)
@@ -104,10 +105,22 @@ def _recall_logit_axis(ax: Any, lowest: float) -> None:
     low = min(0.5, lowest * 0.85)
     ax.set_xscale("logit")
     ax.set_xlim(low, RECALL_CLIP[1] * 1.00004)
-    ticks = [low] + [t for t in (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, RECALL_CLIP[1]) if t > low * 1.15]
+    logit = lambda p: float(np.log(p / (1 - p)))  # noqa: E731
+    room = 0.07 * (logit(RECALL_CLIP[1]) - logit(low))  # labels closer than this to the edge's would collide
+    ticks = [low] + [t for t in (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, RECALL_CLIP[1])
+                     if logit(t) - logit(low) > room]
     ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(FixedFormatter([f"{t:.2g}" if t < RECALL_CLIP[1] else "1" for t in ticks]))
+    ax.xaxis.set_major_formatter(FixedFormatter([f"{low:.2g}"] + [f"{t:g}" if t < RECALL_CLIP[1] else "1"
+                                                                  for t in ticks[1:]]))
     ax.xaxis.set_minor_locator(NullLocator())
+
+
+def _at_least_a_decade(ax: Any) -> None:
+    """Widen a log y-axis to span at least a factor of 10, so small differences do not look like cliffs."""
+    low, high = ax.get_ylim()
+    if low > 0 and high > 0 and high / low < 10:
+        middle = np.sqrt(low * high)
+        ax.set_ylim(middle / np.sqrt(10), middle * np.sqrt(10))
 
 
 def _legend_outside(ax: Any, **kwargs: Any) -> None:
@@ -150,6 +163,7 @@ def plot_selectivity(results: pd.DataFrame) -> Figure:
             ax.grid(True, which="both", alpha=0.3)
         ax_recall.set_ylim(0, 1.04)  # the whole recall range: a small drop must not look like a cliff
         ax_latency.set_yscale("log")
+        _at_least_a_decade(ax_latency)
         handles = [Line2D([], [], color="grey", marker=m, linestyle="", label=k) for k, m in markers.items()
                    if k in set(part["filter"].str.split("@").str[0])]
         _legend_outside(ax_recall)
