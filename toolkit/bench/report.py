@@ -21,7 +21,8 @@ from .config import to_toml
 from .metrics import METRICS
 from .plots import plot_pareto, plot_read_units, plot_runbook, plot_selectivity
 from .sweep import save_results
-from .tables import RECALL_TARGET, dataset_labels, headline, headline_labels, markdown_table, plain, query_rows, winners
+from .tables import (RECALL_TARGET, dataset_labels, headline, headline_labels, markdown_table, plain, query_rows,
+                     spread_range, winners)
 
 PLOTS = (
     ("pareto", "Recall vs QPS", plot_pareto,
@@ -191,30 +192,25 @@ def _headline_text(k: int, repeats: object) -> str:
 
 
 def _compile_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Return per engine the one-time compile and the warm-up build beside the median timed build."""
+    """Return per engine its one-time compile, and per build its warm-up build beside the timed ones."""
     frame = plain(results)
-    frame = frame[(frame["error"] == "") & frame["build_seconds"].notna()]
+    frame = frame[(frame["error"] == "") & frame["build_seconds"].notna() & frame["build_seconds_min"].notna()]
     compile_seconds = results.attrs.get("compile_seconds") or {}
-    engines = list(dict.fromkeys(list(compile_seconds) + list(frame["engine"])))
+    labels = dataset_labels(results)
     rows = []
-    for engine in engines:
-        part = frame[frame["engine"] == engine]
-        first = part["first_build_seconds"] if "first_build_seconds" in part else pd.Series(dtype=float)
-        rows.append({"engine": engine, "compile s (once per process)": round(float(compile_seconds.get(engine, float("nan"))), 3),
-                     "warm-up build s (max)": float(first.max()) if first.notna().any() else float("nan"),
-                     "timed build s (median, min–max over builds)":
-                         _median_range(part["build_seconds"]) if len(part) else ""})
-    return pd.DataFrame(rows, columns=["engine", "compile s (once per process)", "warm-up build s (max)",
-                                       "timed build s (median, min–max over builds)"])
-
-
-def _median_range(values: pd.Series) -> str:
-    from .tables import _format
-
-    values = values.dropna().drop_duplicates()
-    if values.empty:
-        return ""
-    return f"{_format(float(values.median()))} ({_format(float(values.min()))}–{_format(float(values.max()))})"
+    for engine in dict.fromkeys(list(compile_seconds) + list(frame["engine"])):
+        once = round(float(compile_seconds.get(engine, float("nan"))), 3)
+        builds = frame[frame["engine"] == engine].drop_duplicates(["dataset", "build"])
+        if builds.empty:
+            rows.append({"engine": engine, "compile s (once per process)": once})
+        for _, build in builds.iterrows():
+            rows.append({"engine": engine, "compile s (once per process)": once,
+                         "dataset": labels.get(build["dataset"], build["dataset"]), "build": build["build"],
+                         "warm-up build s": build.get("first_build_seconds", float("nan")),
+                         "timed build s (median)": build["build_seconds"],
+                         "min–max": spread_range(build["build_seconds_min"], build["build_seconds_max"])})
+    return pd.DataFrame(rows, columns=["engine", "compile s (once per process)", "dataset", "build",
+                                       "warm-up build s", "timed build s (median)", "min–max"])
 
 
 def _work_counting(results: pd.DataFrame) -> pd.DataFrame:

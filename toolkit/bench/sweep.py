@@ -284,7 +284,7 @@ def run(config: Any, *, scheduler: str | None = None, serial: bool = False, work
     compile_seconds = warm_up_engines((t.engine for t in tasks), plugins, progress)
     results = _execute(tasks, by_name, truths, plugins, scheduler, serial, workers, progress) if tasks else []
     frame = results_frame([row for r in results for row in r.rows])
-    frame["compile_seconds"] = frame["engine"].map(compile_seconds).astype(float)
+    frame["compile_seconds"] = frame["engine"].map(compile_seconds).astype(float).round(3)
     frame.attrs["compile_seconds"] = compile_seconds
     frame.attrs["work_counting"] = work_counting(builders, compile_seconds)
     frame.attrs["timeline"] = [event for r in results for event in r.timeline]
