@@ -130,8 +130,8 @@ results.round(4)
 
 A configuration is on the frontier when no other configuration is both faster and at least
 as accurate. The right panel plots recall against the distance computations each engine
-reports (the ANN engines count the candidates they score exactly, not every step of their
-tree or graph walk, so their true work is somewhat higher than shown).
+reports to the usage ledger; how each engine counts them is printed below (an engine that
+says nothing shows `None`).
 """),
 ("code", """
 def pareto(frame, cost="p50_ms", gain="recall"):
@@ -145,6 +145,7 @@ def pareto(frame, cost="p50_ms", gain="recall"):
 
 
 frontier = pareto(results)
+print({engine: getattr(builders[engine], "work_counting", None) for engine in engines})
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
 markers = {"exact": "s", "annoy": "o", "nndescent": "^"}
 for engine, group in results.groupby("engine"):
