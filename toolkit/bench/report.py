@@ -131,7 +131,8 @@ def report(results: pd.DataFrame, out_dir: str | Path = "reports", *, title: str
         parts.append("<h2>Errors</h2>" + _html_table(errors[["run_id", "error"]]))
     parts.append("<h2>All runs</h2><details><summary>"
                  f"{len(frame)} rows (also in results.parquet / results.csv)</summary>"
-                 + _html_table(frame[_details_columns(frame)]) + "</details>")
+                 + _html_table(frame[_details_columns(frame)].assign(dataset=frame["dataset"].map(
+                     lambda name: dataset_labels(results).get(name, name)))) + "</details>")
     metrics = pd.DataFrame([{"metric": m.name, "unit": m.unit, "better": m.direction, "meaning": m.description}
                             for m in METRICS])
     parts.append("<h2>How each number is measured</h2>" + _html_table(metrics))
@@ -231,8 +232,9 @@ def _environment_table(env: dict) -> pd.DataFrame:
     """Return the environment as (what, version) rows: Python, packages, BLAS, machine and commit."""
     rows = [("python", env.get("python", "?")), ("platform", env.get("platform", "?")),
             ("cpus", str(env.get("cpus", "?"))), ("git commit", env.get("git_commit") or "not a git checkout")]
-    if env.get("load_average"):
-        rows.append(("load average (1, 5, 15 min) at the end", ", ".join(map(str, env["load_average"]))))
+    for key, when in (("load_average_start", "start"), ("load_average", "end")):
+        if env.get(key):
+            rows.append((f"load average (1, 5, 15 min) at the {when}", ", ".join(map(str, env[key]))))
     rows += [(name, version) for name, version in (env.get("packages") or {}).items()]
     for blas in env.get("blas") or []:
         rows.append((f"{blas.get('user_api', 'blas')}: {blas.get('internal_api', '?')}",

@@ -271,6 +271,7 @@ def run(config: Any, *, scheduler: str | None = None, serial: bool = False, work
     """
     numba_cache()
     started = time.perf_counter()
+    load_at_start = _load_average()
     config = SweepConfig.load(config)
     from .. import Client
 
@@ -291,6 +292,7 @@ def run(config: Any, *, scheduler: str | None = None, serial: bool = False, work
     frame.attrs["skipped"] = skipped
     frame.attrs["config"] = config.to_dict()
     frame.attrs["environment"] = environment() | {
+        "load_average_start": load_at_start,
         "seconds": time.perf_counter() - started,
         "executor": "serial" if serial else (scheduler or f"LocalCluster(threads={workers or _default_workers()})"),
     }
