@@ -175,3 +175,13 @@ def test_headline_names_a_clear_winner() -> None:
                                        "tie within spread")
     (sentence,) = winners(results)
     assert "annoy() search_k=800 is fastest" in sentence and "ahead of exact beyond the spread of 3 repeats" in sentence
+
+
+def test_results_without_spread_say_so() -> None:
+    rows = [row("exact", "exact()", 1.0, (900, 1000, 1100)), row("annoy", "annoy() search_k=400", 0.95, (1, 3000, 1))]
+    for r in rows:  # as saved before repeats were measured
+        for key in [k for k in r if k.endswith(("_min", "_max"))]:
+            r[key] = float("nan")
+    table = headline(frame(rows))
+    assert list(table["verdict"]) == ["fastest (no spread measured)", "slower than annoy (no spread measured)"]
+    assert "on medians alone (no spread measured)" in winners(frame(rows))[0]

@@ -195,7 +195,10 @@ def _headline_text(k: int, repeats: object) -> str:
 def _compile_table(results: pd.DataFrame) -> pd.DataFrame:
     """Return per engine its one-time compile, and per build its warm-up build beside the timed ones."""
     frame = plain(results)
-    frame = frame[(frame["error"] == "") & frame["build_seconds"].notna() & frame["build_seconds_min"].notna()]
+    if "build_seconds_min" not in frame:  # results saved before repeats were measured
+        frame = frame.assign(build_seconds_min=float("nan"), build_seconds_max=float("nan"))
+    frame = frame[(frame["error"] == "") & frame["build_seconds"].notna() & frame["workload"].notna()
+                  & ~frame["workload"].isin(_runbooks(results))]
     compile_seconds = results.attrs.get("compile_seconds") or {}
     labels = dataset_labels(results)
     rows = []
@@ -241,3 +244,8 @@ def _environment_table(env: dict) -> pd.DataFrame:
                      f"{blas.get('version', '?')} ({blas.get('num_threads', '?')} threads"
                      + (f", {blas['architecture']}" if blas.get("architecture") else "") + ")"))
     return pd.DataFrame(rows, columns=["what", "version"])
+
+
+def _runbooks(results: pd.DataFrame) -> set[str]:
+    config = results.attrs.get("config") or {}
+    return {w["name"] for w in config.get("workloads", []) if w.get("kind") == "runbook"}

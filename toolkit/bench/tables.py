@@ -114,6 +114,12 @@ def _qps_range(row: Mapping[str, Any]) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def _beyond(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
+    """Say whether a difference was judged against measured spreads or, for older results, medians alone."""
+    measured = all(r.get("qps_min", np.nan) == r.get("qps_min", np.nan) for r in (a, b))  # not NaN
+    return "beyond spread" if measured else "no spread measured"
+
+
 def verdicts(table: pd.DataFrame) -> list[str]:
     """Return, for rows sorted by QPS within each dataset, how each compares with the engine above it."""
     out: list[str] = []
@@ -129,11 +135,11 @@ def verdicts(table: pd.DataFrame) -> list[str]:
             if nxt is None or not nxt.get("reaches_target", True):
                 text = "only engine" if nxt is None else f"only engine reaching recall {RECALL_TARGET:g}"
             elif separated(*_qps_range(row), *_qps_range(nxt)):
-                text = "fastest (beyond spread)"
+                text = f"fastest ({_beyond(row, nxt)})"
             else:
                 text = f"tie within spread with {nxt['engine']} for fastest"
         elif separated(*_qps_range(previous), *_qps_range(row)):
-            text = f"slower than {previous['engine']} (beyond spread)"
+            text = f"slower than {previous['engine']} ({_beyond(previous, row)})"
         else:
             text = f"tie within spread with {previous['engine']}"
         if row.get("ties"):
@@ -204,8 +210,10 @@ def winners(results: pd.DataFrame, recall_target: float = RECALL_TARGET) -> list
             out.append(f"{dataset}: {first['configuration']} is the only engine at recall ≥ {recall_target:g}"
                        f"{spread_text}.")
         else:
+            margin = (f"beyond the spread of {_repeats(results)} repeats" if "beyond spread" in first["verdict"]
+                      else "on medians alone (no spread measured)")
             out.append(f"{dataset}: {first['configuration']} is fastest at recall ≥ {recall_target:g}{spread_text}, "
-                       f"ahead of {good.iloc[1]['engine']} beyond the spread of {_repeats(results)} repeats.")
+                       f"ahead of {good.iloc[1]['engine']} {margin}.")
     return out
 
 
