@@ -133,3 +133,28 @@ def test_cli_no_progress_reaches_the_sweep(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr("toolkit.bench.sweep.run", fake_run)
     assert main(["report", "--no-progress", "--no-dask", "--out", str(tmp_path)]) == 2
     assert seen["progress"] is False
+
+
+def test_cli_report_can_publish_the_notebooks(tmp_path, monkeypatch, capsys) -> None:
+    pytest.importorskip("nbconvert")
+    pytest.importorskip("ipykernel")
+    import nbformat
+
+    from toolkit import notebooks
+
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Tiny?"), nbformat.v4.new_code_cell("print(6 * 7)")]
+    nbformat.write(nb, folder / "01_tiny.ipynb")
+    monkeypatch.setattr(notebooks, "NOTEBOOK_DIR", folder)
+    monkeypatch.setenv("VECTOR_TOOLKIT_CACHE", str(tmp_path / "cache"))
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text('name = "nb"\nk = 5\nwarmup = 0\nrepeats = 1\n[[datasets]]\nname = "digits"\nn_queries = 5\n'
+                     '[[engines]]\nname = "exact"\n')
+    code = main(["report", "--config", str(sweep), "--no-dask", "--no-progress", "--notebooks",
+                 "--out", str(tmp_path / "out")])
+    assert code == 0, capsys.readouterr()
+    (report_folder,) = (tmp_path / "out").iterdir()
+    assert "42" in (report_folder / "notebooks" / "01_tiny.html").read_text(encoding="utf-8")
+    assert "notebooks/index.html" in capsys.readouterr().out
