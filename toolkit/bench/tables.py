@@ -71,8 +71,9 @@ def dataset_labels(results: pd.DataFrame) -> dict[str, str]:
     if "dataset" not in frame or frame.empty:
         return out
     first = frame.drop_duplicates("dataset")
-    for name, n, dim, kind in zip(first["dataset"], first.get("n", np.nan), first.get("dimension", np.nan),
-                                  first.get("vector_type", "dense")):
+    missing = pd.Series(np.nan, index=first.index)
+    for name, n, dim, kind in zip(first["dataset"], first.get("n", missing), first.get("dimension", missing),
+                                  first.get("vector_type", missing)):
         size = f"{int(n):,}" if n == n and n is not None else "?"
         width = f"{int(dim):,}" if dim == dim and dim is not None else "?"
         shape = f"{size} × {width}" + (" sparse" if kind == "sparse" else "")
