@@ -184,6 +184,14 @@ def test_report_writes_html_markdown_plots_and_data(serial_results, tmp_path):
     assert page.count("data:image/png;base64,") == 4 and "Headline" in page and "<table>" in page
     summary = (folder / "summary.md").read_text()
     assert "| dataset | engine | configuration |" in summary and "not-installed-engine" in summary
+    assert "clustered (600 × 8)" in summary and "QPS min–max" in summary and "medians over 3 repeats" in summary
+    for section in ("One-time compile, apart from build time", "How true work is counted", "Environment"):
+        assert f"## {section}" in summary and section.split(",")[0] in page, section
+    for package in ("numpy", "scipy", "annoy", "pynndescent", "numba"):
+        assert f"| {package} | " in summary, package
+    env = serial_results.attrs["environment"]
+    assert "git commit" in summary and (env["git_commit"] is None or env["git_commit"][:12] in summary)
+    assert env["python"] in summary and ("| blas: " in summary) == bool(env["blas"])
     for name in ("pareto", "selectivity", "read_units", "runbook"):
         assert (folder / "plots" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     saved = pd.read_parquet(folder / "results.parquet")
@@ -222,7 +230,7 @@ def test_cli_report_with_a_config_file(tmp_path, monkeypatch, capsys):
     code = main(["report", "--config", str(sweep), "--no-dask", "--no-progress", "--out", str(tmp_path / "out")])
     assert code == 0
     out = capsys.readouterr().out
-    assert "| digits(n_queries=20) | exact |" in out
+    assert "| digits (1,777 × 64) | exact | exact() |" in out
     (folder,) = (tmp_path / "out").iterdir()
     assert (folder / "report.html").is_file() and (folder / "summary.md").is_file()
 
