@@ -69,7 +69,7 @@ def test_the_three_spellings_of_an_engine(tmp_path):
     ({"tiers": [{"builder": "annoy", "build": {"trees": 5}}]}, "engine.tiers[0].build", "unexpected keyword"),
     ({"tiers": [{"builder": "nndescent", "build": {"n_neighbors": 1}}]}, "engine.tiers[0].build", "n_neighbors"),
     ({"tiers": [{"builder": "annoy", "query": {"search_kk": 5}}]}, "engine.tiers[0].query",
-     "takes no query parameter(s) ['search_kk']; it takes ['min_candidates', 'rescore', 'search_k']"),
+     "takes no query parameter(s) ['search_kk']; it takes ['count_work', 'min_candidates', 'rescore', 'search_k']"),
     ({"tiers": [{"builder": "exact", "query": {"epsilon": 0.1}}]}, "engine.tiers[0].query", "it takes none"),
     ("sparse_csr", "engine.tiers[0].builder", "does not support metric 'cosine'"),
     (42, "engine", "must be a builder name, a TOML path or a mapping"),
