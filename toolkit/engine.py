@@ -145,7 +145,7 @@ class SlabBuilder(ABC):
     native_filtering: ClassVar[bool] = False
     # The SlabIndex class ``build`` returns: its ``query_params`` and ``can_save`` are the
     # builder's, readable before anything is built.
-    index_type: ClassVar[type[SlabIndex]] = SlabIndex
+    index_type: ClassVar[type[SlabIndex] | None] = None
     # Derived from ``index_type.query_params`` (never declared by hand): the query parameters
     # with their defaults; a tier's ``query`` table and a query's ``search_params`` are
     # checked against these names.
@@ -159,17 +159,18 @@ class SlabBuilder(ABC):
         if "query_defaults" in cls.__dict__:
             raise TypeError(f"{cls.__qualname__}: declare query parameters once, as the frozen dataclass "
                             "``query_params`` of its SlabIndex (named by ``index_type``), not query_defaults")
-        cls.query_defaults = query_param_defaults(cls.index_type.query_params)
+        params = NoQueryParams if cls.index_type is None else cls.index_type.query_params
+        cls.query_defaults = query_param_defaults(params)
 
     @classmethod
     def can_save(cls) -> bool:
         """Return True when this builder's indexes write their own files (``SlabIndex.can_save``)."""
-        return cls.index_type.can_save
+        return cls.index_type is not None and cls.index_type.can_save
 
     @classmethod
     def check_query_params(cls, given: Mapping[str, Any]) -> Any:
         """Return the ``query_params`` built from ``given`` (names and values checked once)."""
-        return cls.index_type.parse_params(given)
+        return (cls.index_type or SlabIndex).parse_params(given)
 
     @abstractmethod
     def build(self, data: SlabData, metric: str) -> SlabIndex:

@@ -40,7 +40,14 @@ def slab_builders(manager: pluggy.PluginManager) -> dict[str, type[SlabBuilder]]
     """Collect builders by name; a name registered twice is an error naming both plugins."""
     found: dict[str, tuple[type[SlabBuilder], str]] = {}
     for impl in manager.hook.register_slab_builders.get_hookimpls():
-        for builder in impl.function() or []:
+        returned = impl.function()
+        if returned is None:  # nothing to offer
+            continue
+        if not isinstance(returned, (list, tuple)):
+            raise PluginRegistrationError(
+                f"plugin {impl.plugin_name!r}: register_slab_builders must return a list, got {returned!r}",
+                path="plugins")
+        for builder in returned:
             if not (isinstance(builder, type) and issubclass(builder, SlabBuilder)):
                 raise PluginRegistrationError(
                     f"plugin {impl.plugin_name!r} returned {builder!r}, which is not a SlabBuilder subclass",

@@ -394,10 +394,12 @@ def exact_search_batch(
     queries: np.ndarray,
     metric: str,
     k: int,
-    dense: np.ndarray,
+    dense: np.ndarray | None,
     allowed: np.ndarray | None = None,
 ) -> list[SearchResult]:
-    """``exact_search`` of many dense queries, by ``ExactKernel.search_batch``."""
+    """``exact_search`` of many dense queries, by ``ExactKernel.search_batch`` (no dense rows: no results)."""
+    if dense is None:
+        return [SearchResult.empty() for _ in range(len(queries))]
     kernel, rows, mask = _scan_kernel(metric, dense, None, allowed, False)
     results = kernel.search_batch(queries, k, mask)
     if rows is None:
