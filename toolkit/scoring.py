@@ -36,7 +36,23 @@ class Query:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Candidate rows of one segment, best first, with their exact scores and the work done."""
+    """Candidate rows of one segment, best first, with their exact scores and the work done.
+
+    The two work figures are what the engine really did for this query (the "true work"
+    the cost ledger sets beside billed read units), never an estimate from the result size:
+
+    - ``distance_computations``: query-to-row scores evaluated. Exact kernel: one per row it
+      scores; sparse_csr: one per stored value of the query's dimensions (posting entries
+      touched) plus one per row for a dense half; Annoy: its distinct candidates (read from its
+      own answer) plus the rows re-scored; PyNNDescent: the nodes its graph search evaluated
+      (read from its visited set) plus the rows re-scored.
+    - ``bytes_scanned``: vector bytes those evaluations read: dimension × 4 per dense
+      evaluation (PyNNDescent's dotproduct vectors have one more coordinate) and
+      ``SPARSE_ENTRY_BYTES`` per sparse value; tree nodes, graph edges and norms are not counted.
+
+    Each engine states its method in ``SlabBuilder.work_counting``
+    (``toolkit.plugin.work_counting(client.builders())`` lists them for a report).
+    """
 
     rows: np.ndarray  # int64 row numbers inside the segment
     scores: np.ndarray  # float32 scores in the index metric
