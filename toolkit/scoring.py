@@ -8,6 +8,7 @@ for merging results of every metric.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -137,7 +138,7 @@ class ExactKernel:
 
     One formula per metric, used by every caller:
 
-    - cosine: ``unit[r] · (q / |q|)``, where ``unit`` holds unit-length copies of the rows;
+    - cosine: ``(dense[r] · q) / (|dense[r]| · |q|)``, with the rows' norms computed once;
     - dotproduct: ``dense[r] · q``;
     - euclidean: ``|dense[r] − q|²``. A scan ranks by ``|v|² − 2 v·q`` (one matrix product) and
       re-scores every row within a safe float32 margin of the k-th exactly, so the winners
@@ -155,15 +156,13 @@ class ExactKernel:
         self.drop_zero = drop_zero  # a sparse index discards zero-score matches (D:6461)
         self.rows = int(dense.shape[0]) if dense is not None else len(sparse) if sparse is not None else 0
         self.width = 0 if dense is None else int(dense.shape[1])
-        self.matrix: np.ndarray | None = None  # the rows as scored: unit copies for cosine
+        self.matrix = dense  # the dense rows, float32
+        self.norms: np.ndarray | None = None  # |v| of each row, cosine only
         self.sq_norms: np.ndarray | None = None  # |v|² of each row, euclidean only
         self.sq_max = 0.0
         if dense is not None:
             if metric == "cosine":
-                norms = np.linalg.norm(dense, axis=1, keepdims=True)
-                self.matrix = (dense / norms).astype(np.float32, copy=False)
-            else:
-                self.matrix = dense
+                self.norms = np.linalg.norm(dense, axis=1).astype(np.float32, copy=False)
             if metric == "euclidean":
                 self.sq_norms = np.einsum("ij,ij->i", dense, dense)
                 self.sq_max = float(self.sq_norms.max()) if self.sq_norms.size else 0.0
@@ -178,8 +177,9 @@ class ExactKernel:
     def nbytes(self) -> int:
         """Return the bytes the kernel holds (rows as scored, norms, sparse matrix)."""
         total = 0 if self.matrix is None else int(self.matrix.nbytes)
-        if self.sq_norms is not None:
-            total += int(self.sq_norms.nbytes)
+        for extra in (self.norms, self.sq_norms):
+            if extra is not None:
+                total += int(extra.nbytes)
         if self.sparse_matrix is not None:
             m = self.sparse_matrix
             total += int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes + self.vocabulary.nbytes)
@@ -200,8 +200,12 @@ class ExactKernel:
         return int(candidates) * self.width * 4
 
     # -- scores --------------------------------------------------------------------------------
-    def _unit(self, q: np.ndarray) -> np.ndarray:
-        return (q / np.linalg.norm(q, axis=-1, keepdims=True)).astype(np.float32, copy=False)
+    def _cosine(self, products: np.ndarray, positions: np.ndarray | None, q_norms: np.ndarray | np.floating[Any]
+                ) -> np.ndarray:
+        """Divide dot products (or their negation) by |row| · |q|: the cosine scores (or keys)."""
+        assert self.norms is not None
+        norms = self.norms if positions is None else self.norms[positions]
+        return products / (norms * q_norms)
 
     def rescore(self, q: np.ndarray, positions: np.ndarray | None) -> np.ndarray:
         """Return the exact float32 scores of the rows at ``positions`` (None: every row) for a dense query."""
@@ -210,9 +214,10 @@ class ExactKernel:
         if self.metric == "euclidean":
             diff = vectors - q
             return np.einsum("ij,ij->i", diff, diff).astype(np.float32, copy=False)
+        scores = vectors @ q
         if self.metric == "cosine":
-            q = self._unit(q)
-        return (vectors @ q).astype(np.float32, copy=False)
+            scores = self._cosine(scores, positions, np.linalg.norm(q))
+        return scores.astype(np.float32, copy=False)
 
     def rescore_pairs(self, queries: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Return the exact scores of pairs: row ``positions[i]`` (any shape) for query ``queries[i]``.
@@ -225,10 +230,10 @@ class ExactKernel:
         if self.metric == "euclidean":
             diff = vectors - q
             return np.einsum("...d,...d->...", diff, diff).astype(np.float32, copy=False)
+        scores = np.einsum("...d,...d->...", vectors, np.broadcast_to(q, vectors.shape))
         if self.metric == "cosine":
-            q = self._unit(q)
-        return np.einsum("...d,...d->...", vectors, np.broadcast_to(q, vectors.shape)).astype(np.float32,
-                                                                                             copy=False)
+            scores = self._cosine(scores, positions, np.linalg.norm(q, axis=-1))
+        return scores.astype(np.float32, copy=False)
 
     def scores(self, query: Query, positions: np.ndarray | None = None) -> np.ndarray:
         """Return the exact float32 scores (dense part + sparse part) of the rows at ``positions``."""
@@ -263,8 +268,9 @@ class ExactKernel:
                 sq = self.sq_norms if positions is None else self.sq_norms[positions]
                 keys = sq - 2 * (matrix @ query.dense)
             else:
-                q = self._unit(query.dense) if self.metric == "cosine" else query.dense
-                keys = matrix @ -q
+                keys = matrix @ -query.dense
+                if self.metric == "cosine":
+                    keys = self._cosine(keys, positions, np.linalg.norm(query.dense))
         sparse = self._sparse_scores(query, positions)
         if sparse is not None:
             keys = -sparse if keys is None else keys - sparse  # −(dense + sparse), exactly
@@ -333,8 +339,7 @@ class ExactKernel:
         if euclidean:
             assert self.sq_norms is not None
             sq = self.sq_norms if gathered is None else self.sq_norms[gathered]
-        elif self.metric == "cosine":
-            queries = self._unit(queries)
+        q_norms = np.linalg.norm(queries, axis=1)[:, None] if self.metric == "cosine" else None
         out: list[SearchResult] = []
         step = batch_chunk(n, matrix.shape[0])
         for start in range(0, n, step):
@@ -342,7 +347,10 @@ class ExactKernel:
             if sq is not None:
                 keys = (sq - 2 * (chunk @ matrix.T)).astype(np.float32, copy=False)
             else:
-                keys = (-chunk @ matrix.T).astype(np.float32, copy=False)
+                keys = -chunk @ matrix.T
+                if q_norms is not None:
+                    keys = self._cosine(keys, None if gathered is None else gathered, q_norms[start:start + step])
+                keys = keys.astype(np.float32, copy=False)
             if blocked is not None:
                 keys[:, blocked] = np.float32(np.inf)
             if not euclidean:
