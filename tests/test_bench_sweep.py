@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from types import MappingProxyType
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,10 +19,18 @@ import pytest
 import toolkit
 from toolkit import SlabBuilder, SlabData, SlabIndex, bench, hookimpl
 from toolkit.cli import main
-from toolkit.scoring import Query, SearchResult, exact_search
+from toolkit.plugin import Query, SearchResult
+from toolkit.scoring import exact_search
+
+
+@dataclass(frozen=True)
+class SampledQuery:
+    limit: int = 0
 
 
 class SampledIndex(SlabIndex):
+    query_params = SampledQuery
+
     def __init__(self, data: SlabData, metric: str, keep: float) -> None:
         rng = np.random.default_rng(0)
         n = len(data)
@@ -30,11 +38,8 @@ class SampledIndex(SlabIndex):
         self.dense = data.dense[self.rows]
         self.metric = metric
 
-    def search(self, query: Query, k: int, allowed: np.ndarray | None = None, limit: int = 0, **params: Any
-               ) -> SearchResult:
-        if params:
-            raise TypeError(f"unknown query parameters {sorted(params)}")
-        rows = self.rows[:limit] if limit else self.rows
+    def search_one(self, query: Query, k: int, allowed: np.ndarray | None, params: Any) -> SearchResult:
+        rows = self.rows[:params.limit] if params.limit else self.rows
         dense = self.dense[: len(rows)]
         found = exact_search(query, self.metric, k, dense, None, None)
         return SearchResult(rows[found.rows], found.scores, len(rows), dense.nbytes)
@@ -45,7 +50,7 @@ class SampledBuilder(SlabBuilder):
 
     name = "sampled"
     vector_types = frozenset({"dense"})
-    query_defaults = MappingProxyType({"limit": 0})
+    index_type = SampledIndex
 
     def __init__(self, keep: float = 0.5) -> None:
         self.keep = keep

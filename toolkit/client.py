@@ -113,6 +113,7 @@ class Client(ClientStorageMixin):
         self.settings = settings or Settings()
         self._plugins = tuple(plugins)
         self._builders: Mapping[str, type[SlabBuilder]] | None = None
+        self._builders = MappingProxyType(slab_builders(get_plugin_manager(self._plugins)))  # checked at start-up
         # The prefix of every index host: "local://" + name, or e.g. "http://127.0.0.1:5080/" + name.
         self._host = host if host.endswith("://") else host.rstrip("/") + "/"
         self._indexes: dict[str, Index] = {}
