@@ -8,15 +8,14 @@ queries) rather than any speed. Its warm-up sleeps, standing in for a JIT compil
 from __future__ import annotations
 
 import time
-from types import MappingProxyType
 from typing import Any, ClassVar
 
 import numpy as np
 import pytest
 
-from toolkit import InvalidArgumentError, SlabBuilder, SlabData, SlabIndex, bench, hookimpl
+from toolkit import InvalidArgumentError, bench
 from toolkit.cli import main
-from toolkit.scoring import Query, SearchResult, exact_search
+from toolkit.plugin import ExactKernel, Query, SearchResult, SlabBuilder, SlabData, SlabIndex, hookimpl
 
 COMPILE_SECONDS = 0.3
 
@@ -25,9 +24,9 @@ class CountingIndex(SlabIndex):
     def __init__(self, data: SlabData, metric: str) -> None:
         self.dense, self.metric = data.dense, metric
 
-    def search(self, query: Query, k: int, allowed: np.ndarray | None = None, **params: Any) -> SearchResult:
+    def search_one(self, query: Query, k: int, allowed: np.ndarray | None, params: Any) -> SearchResult:
         CountingBuilder.searches += 1
-        found = exact_search(query, self.metric, k, self.dense, allowed, None)
+        found = ExactKernel(self.metric, self.dense).search(query, k, allowed)
         return SearchResult(found.rows, found.scores, len(self.dense), self.dense.nbytes)
 
 
@@ -36,7 +35,7 @@ class CountingBuilder(SlabBuilder):
 
     name = "counting"
     vector_types = frozenset({"dense"})
-    query_defaults = MappingProxyType({})
+    index_type = CountingIndex
     work_counting = "rows scanned by one exact pass (a test engine)"
     builds: ClassVar[int] = 0
     warm_ups: ClassVar[int] = 0

@@ -24,6 +24,7 @@ import importlib.util
 import re
 import socket
 import subprocess
+import types
 import sys
 import time
 from dataclasses import dataclass
@@ -128,7 +129,10 @@ def test_block_runs_as_written(block: Block, request: pytest.FixtureRequest, tmp
             pytest.fail(f"{block.name} is marked continued but the previous block of {block.document.name} did not run")
         namespace, folder = _sessions[block.document]
     else:
-        namespace, folder = {"__name__": "__readme__"}, tmp_path
+        # A real module, so code that looks itself up in sys.modules (dataclasses, pickle) works.
+        module = types.ModuleType(f"__readme_{block.line}__")
+        sys.modules[module.__name__] = module
+        namespace, folder = module.__dict__, tmp_path
     monkeypatch.chdir(folder)
     monkeypatch.setenv("VECTOR_TOOLKIT_CACHE", str(tmp_path / "cache"))
     _sessions.pop(block.document, None)
