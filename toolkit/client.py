@@ -25,6 +25,7 @@ from .journal import Journal
 from .plugin_manager import get_plugin_manager, slab_builders
 from .responses import IndexList, IndexModel
 from .scoring import METRICS
+from .sdk_options import CLIENT_OPTIONS, INDEX_OPTIONS, check_options, strict_keywords
 from .settings import Settings
 from .storage import Storage, open_storage
 from .storage.backups import BackupList, BackupModel, RestoreJobModel, model_for, new_backup_id, now_iso
@@ -80,6 +81,12 @@ def _check_tags(tags: Any, *, allow_unset: bool) -> dict[str, str]:
     return dict(tags)
 
 
+def _check_page_limit(limit: Any) -> int | None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidArgumentError(f"limit must be a positive integer, got {limit!r}", path="limit")
+    return limit
+
+
 def _check_protection(value: Any) -> str:
     value = getattr(value, "value", value)
     if value not in ("enabled", "disabled"):
@@ -87,6 +94,7 @@ def _check_protection(value: Any) -> str:
     return value
 
 
+@strict_keywords
 class Client:
     """A local vector database holding any number of indexes: in memory, or in the folder ``path``.
 
@@ -111,8 +119,9 @@ class Client:
         read_only: bool = False,
         consistency: str = "strong",
         apply_delay: float = 0.0,
-        **_: Any,
+        **sdk_options: Any,
     ) -> None:
+        check_options("Client", sdk_options, CLIENT_OPTIONS)  # the SDK's transport options change nothing here
         if isinstance(settings, Mapping):
             settings = Settings.from_dict(dict(settings))
         self.settings = settings or Settings()
@@ -163,9 +172,12 @@ class Client:
         deletion_protection: str = "disabled",
         tags: Mapping[str, str] | None = None,
         engine: Any = None,
-        **_: Any,
+        timeout: int | None = None,
     ) -> IndexModel:
-        """Create an index; ``engine`` picks the slab builders (a name, a mapping or a TOML path)."""
+        """Create an index; ``engine`` picks the slab builders (a name, a mapping or a TOML path).
+
+        ``timeout`` is the SDK's wait for readiness: a local index is ready at once.
+        """
         check_index_name(name)
         vector_type = getattr(vector_type, "value", vector_type)
         metric = getattr(metric, "value", metric)
@@ -254,8 +266,11 @@ class Client:
             self._meta[name] = meta
         return self.describe_index(name)
 
-    def delete_index(self, name: str, **_: Any) -> None:
-        """Delete an index and all its data; refused while deletion protection is enabled."""
+    def delete_index(self, name: str, timeout: int | None = None) -> None:
+        """Delete an index and all its data; refused while deletion protection is enabled.
+
+        ``timeout`` is the SDK's wait for the deletion: a local one is done when this returns.
+        """
         self._get(name)
         with self._lock:
             if self._meta[name]["deletion_protection"] == "enabled":
@@ -268,8 +283,9 @@ class Client:
             del self._indexes[name]
             del self._meta[name]
 
-    def Index(self, name: str | None = None, host: str | None = None, **_: Any) -> Index:  # noqa: N802 - SDK name
-        """Return the data-plane handle of an index, by name or by its host."""
+    def Index(self, name: str | None = None, host: str | None = None, **sdk_options: Any) -> Index:  # noqa: N802
+        """Return the data-plane handle of an index, by name or by its host (the SDK's name)."""
+        check_options("Index", sdk_options, INDEX_OPTIONS)  # its connection-pool options change nothing here
         if name is None and host is not None:
             prefix = self._host
             name = host[len(prefix):].rstrip("/") if host.startswith(prefix) else host.rstrip("/").rsplit("/", 1)[-1]
@@ -305,8 +321,8 @@ class Client:
         self.close()
 
     # -- backups -------------------------------------------------------------------------------
-    def create_backup(self, index_name: str, backup_name: str | None = None, description: str | None = None,
-                      **_: Any) -> BackupModel:
+    def create_backup(self, index_name: str, backup_name: str | None = None,
+                      description: str | None = None) -> BackupModel:
         """Back up an index: a consistent snapshot of its live records, kept until deleted."""
         self._storage.check_writable()
         index = self._get(index_name)
@@ -318,18 +334,22 @@ class Client:
         self._storage.backups.save(model, snapshot)
         return model
 
-    def list_backups(self, index_name: str | None = None, **_: Any) -> BackupList:
-        """Return the backups (of one index, or all), newest first."""
+    def list_backups(self, index_name: str | None = None, limit: int | None = None,
+                     pagination_token: str | None = None) -> BackupList:
+        """Return the backups (of one index, or all), newest first (at most ``limit``).
+
+        ``pagination_token`` is accepted for SDK parity; every backup fits one page here.
+        """
         models = self._storage.backups.models()
         if index_name is not None:
             models = [m for m in models if m.source_index_name == index_name]
-        return BackupList(sorted(models, key=lambda m: m.created_at, reverse=True))
+        return BackupList(sorted(models, key=lambda m: m.created_at, reverse=True)[:_check_page_limit(limit)])
 
-    def describe_backup(self, backup_id: str, **_: Any) -> BackupModel:
+    def describe_backup(self, backup_id: str) -> BackupModel:
         """Return one backup's description."""
         return self._storage.backups.model(self._backup_id(backup_id))
 
-    def delete_backup(self, backup_id: str, **_: Any) -> None:
+    def delete_backup(self, backup_id: str) -> None:
         """Delete a backup."""
         self._storage.backups.delete(self._backup_id(backup_id))
 
@@ -348,8 +368,11 @@ class Client:
         raise NotFoundError(f"backup {key!r} not found", path="backup_id")
 
     def create_index_from_backup(self, backup_id: str, name: str, tags: Mapping[str, str] | None = None,
-                                 deletion_protection: str = "disabled", **_: Any) -> IndexModel:
-        """Create index ``name`` from a backup (by id or unique name); only name, tags and protection change."""
+                                 deletion_protection: str = "disabled", timeout: int | None = None) -> IndexModel:
+        """Create index ``name`` from a backup (by id or unique name); only name, tags and protection change.
+
+        The restore is complete when this returns (``timeout``, the SDK's wait, changes nothing).
+        """
         started = now_iso()
         key = self._backup_id(backup_id)
         model = self._storage.backups.model(key)
@@ -366,12 +389,12 @@ class Client:
             self._restore_jobs[job.restore_job_id] = job
         return self.describe_index(name)
 
-    def list_restore_jobs(self, **_: Any) -> list[RestoreJobModel]:
-        """Return the restore jobs of this client session, oldest first."""
+    def list_restore_jobs(self, limit: int | None = None, pagination_token: str | None = None) -> list[RestoreJobModel]:
+        """Return the restore jobs of this client session, oldest first (at most ``limit``)."""
         with self._lock:
-            return sorted(self._restore_jobs.values(), key=lambda j: j.created_at)
+            return sorted(self._restore_jobs.values(), key=lambda j: j.created_at)[:_check_page_limit(limit)]
 
-    def describe_restore_job(self, job_id: str, **_: Any) -> RestoreJobModel:
+    def describe_restore_job(self, job_id: str) -> RestoreJobModel:
         """Return one restore job of this client session."""
         with self._lock:
             job = self._restore_jobs.get(job_id)

@@ -57,6 +57,7 @@ from .responses import (
 from .scoring import Query, ascending
 from .segment import Rows
 from .settings import Settings
+from .sdk_options import check_options, strict_keywords
 from .shard import Committed, LocalShard
 from .sparse import Sparse, check_sparse
 from .vectors import SparseValues, Vector
@@ -69,6 +70,7 @@ MAX_UPDATE_BY_FILTER = 100_000
 __all__ = ["Index", "IndexConfig"]
 
 
+@strict_keywords
 class Index:
     """A handle on one index's data; get it from ``client.Index(name)``."""
 
@@ -122,13 +124,14 @@ class Index:
         namespace: str | None = None,
         batch_size: int | None = None,
         show_progress: bool = True,
-        **_: Any,
+        **options: Any,
     ) -> UpsertResponse:
         """Insert or overwrite whole records; with ``batch_size`` send several requests.
 
         Each request is validated as a whole (≤1000 records, ≤2 MB) and either stored
         completely or rejected; the response carries the last request's LSN.
         """
+        check_options("upsert", options)
         ns_name = canonical_namespace(namespace)
         if batch_size is None:
             return self._upsert_request(vectors, ns_name)
@@ -187,13 +190,14 @@ class Index:
         sparse_values: Any = None,
         filter: Mapping[str, Any] | None = None,
         dry_run: bool = False,
-        **_: Any,
+        **options: Any,
     ) -> WriteResponse:
         """Replace values or sparse values and merge ``set_metadata`` into one record.
 
         An unknown id changes nothing. With ``filter`` (and no id) only ``set_metadata``
         is applied, to at most 100,000 matching records; ``dry_run`` only counts them.
         """
+        check_options("update", options)
         started = time.perf_counter()
         ns_name = canonical_namespace(namespace)
         if filter is not None:
@@ -291,9 +295,10 @@ class Index:
         delete_all: bool | None = None,
         namespace: str | None = None,
         filter: Mapping[str, Any] | None = None,
-        **_: Any,
+        **options: Any,
     ) -> WriteResponse:
         """Delete by ids, every record of the namespace (``delete_all``), or by metadata filter."""
+        check_options("delete", options)
         started = time.perf_counter()
         ns_name = canonical_namespace(namespace)
         modes = [name for name, given in (("ids", ids is not None), ("delete_all", bool(delete_all)),
@@ -383,7 +388,7 @@ class Index:
         sparse_vector: Any = None,
         filter_strategy: str = "auto",
         search_params: Mapping[str, Any] | None = None,
-        **_: Any,
+        **options: Any,
     ) -> QueryResponse:
         """Return the ``top_k`` records most similar to ``vector`` (or to record ``id``).
 
@@ -392,6 +397,7 @@ class Index:
         ``filter_strategy`` ("auto", "prefilter", "ann") and ``search_params`` (engine query
         parameters) are toolkit extensions for experiments.
         """
+        check_options("query", options)
         if args:
             raise TypeError("query takes keyword arguments only, e.g. query(vector=[...], top_k=10)")
         started = time.perf_counter()
@@ -531,9 +537,10 @@ class Index:
         include_values: bool = False,
         include_metadata: bool = False,
         sparse_vector: Any = None,
-        **_: Any,
+        **options: Any,
     ) -> QueryResponse:
         """Query several namespaces, merge by ``metric`` and sum the read units (SDK helper)."""
+        check_options("query_namespaces", options)
         if metric != self.config.metric:
             raise InvalidArgumentError(f"metric must be the index metric {self.config.metric!r}", path="metric")
         if isinstance(namespaces, str) or not namespaces:
@@ -548,8 +555,9 @@ class Index:
         units = sum(r.usage.read_units or 0 for r in responses)
         return QueryResponse(merged, "", Usage(read_units=units), max(r.max_indexed_lsn for r in responses))
 
-    def fetch(self, ids: Sequence[str], namespace: str | None = None, **_: Any) -> FetchResponse:
+    def fetch(self, ids: Sequence[str], namespace: str | None = None, **options: Any) -> FetchResponse:
         """Return the records with these ids; unknown ids are left out."""
+        check_options("fetch", options)
         started = time.perf_counter()
         ns_name = canonical_namespace(namespace)
         wanted = self._check_ids(ids, "ids")
@@ -572,9 +580,10 @@ class Index:
         limit: int | None = None,
         pagination_token: str | None = None,
         namespace: str | None = None,
-        **_: Any,
+        **options: Any,
     ) -> ListResponse:
         """Return one page of ids with ``prefix``, sorted bytewise; ``pagination.next`` resumes."""
+        check_options("list_paginated", options)
         started = time.perf_counter()
         ns_name = canonical_namespace(namespace)
         if prefix is not None and not isinstance(prefix, str):
@@ -591,9 +600,13 @@ class Index:
                             Usage(read_units=cost.LIST_READ_UNITS), lsn)
 
     def list(self, prefix: str | None = None, limit: int | None = None, namespace: str | None = None,
-             pagination_token: str | None = None, **_: Any) -> Iterator[list[str]]:
+             pagination_token: str | None = None, **options: Any) -> Iterator[list[str]]:
         """Yield pages of ids (lists of strings) with ``prefix``, until there are no more."""
-        token = pagination_token
+        check_options("list", options)  # at the call, not at the first page
+        return self._pages(prefix, limit, namespace, pagination_token)
+
+    def _pages(self, prefix: str | None, limit: int | None, namespace: str | None,
+               token: str | None) -> Iterator[list[str]]:
         while True:
             page = self.list_paginated(prefix=prefix, limit=limit, pagination_token=token, namespace=namespace)
             if page.vectors:
@@ -603,8 +616,9 @@ class Index:
             token = page.pagination.next
 
     # -- namespaces and stats --------------------------------------------------------------
-    def describe_index_stats(self, filter: Mapping[str, Any] | None = None, **_: Any) -> DescribeIndexStatsResponse:
+    def describe_index_stats(self, filter: Mapping[str, Any] | None = None, **options: Any) -> DescribeIndexStatsResponse:
         """Return record counts per namespace (empty namespaces are left out) and in total."""
+        check_options("describe_index_stats", options)
         if filter is not None:
             raise InvalidArgumentError(
                 "Serverless indexes do not support filtering describe_index_stats by metadata", path="filter"
@@ -632,9 +646,10 @@ class Index:
         return limit
 
     def list_namespaces_paginated(
-        self, limit: int | None = None, pagination_token: str | None = None, prefix: str | None = None, **_: Any
+        self, limit: int | None = None, pagination_token: str | None = None, prefix: str | None = None, **options: Any
     ) -> ListNamespacesResponse:
         """Return one page of namespaces (with ``prefix``), sorted bytewise; ``total_count`` counts all pages."""
+        check_options("list_namespaces_paginated", options)
         limit = self._check_limit(limit)
         prefix = prefix or None
         counts = self._namespace_counts()
@@ -648,8 +663,13 @@ class Index:
         more = len(names) > limit and page
         return ListNamespacesResponse(described, Pagination(encode_token(page[-1], prefix)) if more else None, total)
 
-    def list_namespaces(self, limit: int | None = None, **_: Any) -> Iterator[NamespaceDescription]:
+    def list_namespaces(self, limit: int | None = None, **options: Any) -> Iterator[NamespaceDescription]:
         """Yield every namespace with its record count."""
+        check_options("list_namespaces", options)  # at the call, not at the first page
+        self._check_limit(limit)
+        return self._namespace_pages(limit)
+
+    def _namespace_pages(self, limit: int | None) -> Iterator[NamespaceDescription]:
         token = None
         while True:
             page = self.list_namespaces_paginated(limit=limit, pagination_token=token)
@@ -658,8 +678,9 @@ class Index:
                 return
             token = page.pagination.next
 
-    def describe_namespace(self, namespace: str, **_: Any) -> NamespaceDescription:
+    def describe_namespace(self, namespace: str, **options: Any) -> NamespaceDescription:
         """Return a namespace's record count; an unknown namespace is NotFound."""
+        check_options("describe_namespace", options)
         name = canonical_namespace(namespace)
         view = self._shard.view(name)
         if view is None:
@@ -673,8 +694,9 @@ class Index:
         """
         return self._shard.lsns(None if all_namespaces else canonical_namespace(namespace))
 
-    def delete_namespace(self, namespace: str, **_: Any) -> WriteResponse:
+    def delete_namespace(self, namespace: str, **options: Any) -> WriteResponse:
         """Delete a namespace and every record in it (deletion protection does not block this)."""
+        check_options("delete_namespace", options)
         started = time.perf_counter()
         name = canonical_namespace(namespace)
         records = self._shard.drop_namespace(name)  # raises on a read-only client
@@ -775,17 +797,18 @@ class Index:
 
     # -- imports ---------------------------------------------------------------------------------
     def start_import(self, uri: str, integration_id: str | None = None, error_mode: Any = "continue",
-                     **_: Any) -> StartImportResponse:
+                     ) -> StartImportResponse:
         """Start importing Parquet files from a local folder or file:// URI (namespace subfolders)."""
         return self._imports.start(self._shard, self.settings, self._ledger, uri, error_mode)
 
-    def describe_import(self, id: str, **_: Any) -> ImportModel:  # noqa: A002 - SDK name
+    def describe_import(self, id: str) -> ImportModel:  # noqa: A002 - SDK name
         """Return an import's status, progress and records imported."""
         return self._imports.job(id).describe()
 
     def list_imports_paginated(self, limit: int | None = None, pagination_token: str | None = None,
-                               **_: Any) -> ListImportsResponse:
+                               **options: Any) -> ListImportsResponse:
         """Return one page of imports, oldest first."""
+        check_options("list_imports_paginated", options)
         limit = 100 if limit is None else limit
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidArgumentError(f"limit must be a positive integer, got {limit!r}", path="limit")
@@ -797,17 +820,22 @@ class Index:
         more = len(jobs) > limit
         return ListImportsResponse(page, Pagination(encode_token(page[-1].id)) if more else None)
 
-    def list_imports(self, **kwargs: Any) -> Iterator[ImportModel]:
-        """Yield every import of this index."""
+    def list_imports(self, limit: int | None = None, **options: Any) -> Iterator[ImportModel]:
+        """Yield every import of this index (``limit`` per page)."""
+        check_options("list_imports", options)  # at the call, not at the first page
+        self.list_imports_paginated(limit=limit)  # validates limit
+        return self._import_pages(limit)
+
+    def _import_pages(self, limit: int | None) -> Iterator[ImportModel]:
         token = None
         while True:
-            page = self.list_imports_paginated(pagination_token=token, **kwargs)
+            page = self.list_imports_paginated(limit=limit, pagination_token=token)
             yield from page.data
             if page.pagination is None:
                 return
             token = page.pagination.next
 
-    def cancel_import(self, id: str, **_: Any) -> None:  # noqa: A002 - SDK name
+    def cancel_import(self, id: str) -> None:  # noqa: A002 - SDK name
         """Cancel a pending or running import (no effect once it finished)."""
         self._imports.job(id).cancel()
 

@@ -137,6 +137,11 @@ class MergeWorker:
             self._thread = threading.Thread(target=self._run, name=f"merges-{self._name}", daemon=True)
             self._thread.start()
 
+    def notify(self) -> None:
+        """Wake the waiters so they check their condition again (e.g. a checkpoint was written)."""
+        with self._changed:
+            self._changed.notify_all()
+
     @property
     def busy(self) -> bool:
         return self._thread is not None

@@ -91,6 +91,7 @@ class LocalShard:
         self._write = threading.RLock()
         self._entries: dict[str, _Entry] = {}  # replaced, never changed in place: readers read it unlocked
         self._due: dict[str, tuple[_Entry, Checkpoint]] = {}
+        self._checkpointing = 0  # checkpoints taken off _due and still being written
         self._seq = itertools.count()
         self._freshness: IndexBuilder | None = None
         self._merges = MergeWorker(self._write, self.namespaces, config.name, after_commit=self.write_checkpoints)
@@ -216,10 +217,20 @@ class LocalShard:
                 if not self._due:
                     return
                 _, (entry, state) = self._due.popitem()
-            with entry.checkpoint_lock:
-                if state.seq > entry.written_seq:
-                    entry.journal.checkpoint(state)
-                    entry.written_seq = state.seq
+                self._checkpointing += 1
+            try:
+                with entry.checkpoint_lock:
+                    if state.seq > entry.written_seq:
+                        entry.journal.checkpoint(state)
+                        entry.written_seq = state.seq
+            finally:
+                with self._write:
+                    self._checkpointing -= 1
+                self._merges.notify()
+
+    def _settled(self) -> bool:
+        """Return True when every captured checkpoint is written (call with the write lock held)."""
+        return not self._due and not self._checkpointing
 
     # -- reads ---------------------------------------------------------------------------------
     def view(self, namespace: str, *, fresh: bool = False) -> View | None:
@@ -314,8 +325,8 @@ class LocalShard:
                 ns.flush()
         self.write_checkpoints()
         if wait:  # until no slab of these namespaces waits for its index (merges may go on)
-            self._merges.wait(until=lambda: all(s.index is not None or (s.error is not None and not s.claimed)
-                                                for ns in targets for s in ns.slabs))
+            self._merges.wait(until=lambda: self._settled() and all(
+                s.index is not None or (s.error is not None and not s.claimed) for ns in targets for s in ns.slabs))
             self.raise_failures()
 
     def request(self, kind: str, namespace: str | None) -> tuple[list[Namespace], Callable[[], int]]:
@@ -340,7 +351,8 @@ class LocalShard:
         if until is None:
             namespaces = self.namespaces()
             until = lambda: not any(ns.has_work for ns in namespaces)  # noqa: E731
-        return self._merges.wait(timeout, until=until)
+        done = until
+        return self._merges.wait(timeout, until=lambda: self._settled() and done())
 
     def raise_failures(self) -> None:
         """Raise InternalError for background builds that failed since the last call."""
