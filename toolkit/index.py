@@ -246,7 +246,7 @@ class Index:
         """Rebuild a stored record as an upsert item, with new values/sparse values and merged metadata."""
         record: dict[str, Any] = {"id": record_id, "metadata": {**(rows.metadata[row] or {}), **(set_metadata or {})}
                                   or None}
-        if self.config.vector_type == "dense":
+        if rows.dense is not None:  # a dense index
             record["values"] = rows.dense[row] if values is None else values
         sparse = rows.sparse.row(row) if sparse is None else sparse
         if sparse is not None:
@@ -517,7 +517,7 @@ class Index:
                 raise NotFoundError(f"no record with id {record_id!r} in this namespace", path="id")
             return None
         rows, row = found
-        if self.config.vector_type == "sparse":
+        if rows.dense is None:  # a sparse index
             return Query(None, rows.sparse.row(row))
         return Query(rows.dense[row], None)
 
@@ -599,12 +599,6 @@ class Index:
         return ListResponse([ListItem(i) for i in page], pagination, ns_name,
                             Usage(read_units=cost.LIST_READ_UNITS), lsn)
 
-    def list(self, prefix: str | None = None, limit: int | None = None, namespace: str | None = None,
-             pagination_token: str | None = None, **options: Any) -> Iterator[list[str]]:
-        """Yield pages of ids (lists of strings) with ``prefix``, until there are no more."""
-        check_options("list", options)  # at the call, not at the first page
-        return self._pages(prefix, limit, namespace, pagination_token)
-
     def _pages(self, prefix: str | None, limit: int | None, namespace: str | None,
                token: str | None) -> Iterator[list[str]]:
         while True:
@@ -614,6 +608,12 @@ class Index:
             if page.pagination is None:
                 return
             token = page.pagination.next
+
+    def list(self, prefix: str | None = None, limit: int | None = None, namespace: str | None = None,
+             pagination_token: str | None = None, **options: Any) -> Iterator[list[str]]:
+        """Yield pages of ids (lists of strings) with ``prefix``, until there are no more."""
+        check_options("list", options)  # at the call, not at the first page
+        return self._pages(prefix, limit, namespace, pagination_token)
 
     # -- namespaces and stats --------------------------------------------------------------
     def describe_index_stats(self, filter: Mapping[str, Any] | None = None, **options: Any) -> DescribeIndexStatsResponse:

@@ -366,7 +366,9 @@ class View:
         strategy: str,
         query_params: dict[str, Any],
     ) -> list[SearchResult]:
-        exact = lambda qs: exact_search_batch(qs, self.metric, k, rows.dense, allowed)  # noqa: E731
+        dense = rows.dense
+        assert dense is not None  # batches are dense-only
+        exact = lambda qs: exact_search_batch(qs, self.metric, k, dense, allowed)  # noqa: E731
         route, params, n_allowed = self._route(rows, slab, allowed, strategy, query_params)
         if route == "exact":
             return exact(queries)

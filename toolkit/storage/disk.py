@@ -22,6 +22,7 @@ safe to load before the replay: a dead row stays dead, and replaying a kill is i
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
@@ -125,7 +126,7 @@ class DiskStorage(MemoryStorage):
         folder = self.root / "indexes"
         out = []
         for index_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            store = self._retrying(lambda d=index_dir: self._load_index(d, builders()))
+            store = self._retrying(functools.partial(self._load_index, index_dir, builders()))
             if store is None:  # deleted by the writer while a reader opened
                 continue
             self._stores[store.config.name] = store
@@ -434,9 +435,9 @@ class NamespaceStore:
                             "level": slab.level})
         crash_point("slab-written")
         generation = self.generation + 1
-        dead = {current[slab.number][0]: np.packbits(alive) for slab, alive in zip(state.slabs, state.masks)
-                if not alive.all()}
-        masks = None
+        dead: dict[str, Any] = {current[slab.number][0]: np.packbits(alive)
+                                for slab, alive in zip(state.slabs, state.masks) if not alive.all()}
+        masks: dict[str, Any] | None = None
         if dead:
             buffer = io.BytesIO()
             np.savez(buffer, **dead)

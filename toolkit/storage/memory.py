@@ -23,7 +23,6 @@ class MemoryStorage:
 
     persistent = False
     read_only = False
-    root = None
 
     def __init__(self) -> None:
         self.backups: BackupStore = MemoryBackups()
