@@ -19,20 +19,32 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
 
-from .engine_config import EngineConfig
+from .engine import SlabBuilder
+from .engine_config import EngineConfig, TierConfig
 from .segment import Rows, Slab
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .namespace import Namespace
 
 logger = logging.getLogger(__name__)
 
 # Job kinds, in planning priority: an explicit request first, then flushed slabs, then merges.
 REBUILD, COMPACT, BUILD, MERGE = "rebuild", "compact", "build", "merge"
+
+
+class Namespace(Protocol):
+    """What merges need of a namespace (namespace.py's ``Namespace``): plan, build and commit its jobs."""
+
+    name: str
+    metric: str
+    engine: EngineConfig
+
+    def make_builder(self, tier: TierConfig) -> SlabBuilder: ...
+
+    def next_job(self) -> MergeJob | None: ...
+
+    def commit(self, job: MergeJob) -> None: ...
 
 
 @dataclass(frozen=True)
