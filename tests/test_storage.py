@@ -77,6 +77,8 @@ def test_reopen_restores_every_write_path(tmp_path):
     reopened.close()
 
 
+@pytest.mark.skipif(os.environ.get("TOOLKIT_TEST_STORAGE") == "persistent",
+                    reason="TOOLKIT_TEST_STORAGE=persistent makes every path-less client persistent")
 def test_in_memory_client_uses_the_memory_journal():
     client = toolkit.Client()
     client.create_index("m", dimension=4)

@@ -58,7 +58,7 @@ from .scoring import Query, ascending
 from .segment import Rows
 from .settings import Settings
 from .sdk_options import check_options, strict_keywords
-from .shard import Committed, LocalShard
+from .shard import Committed, LocalShard, RecordQuery
 from .sparse import Sparse, check_sparse
 from .vectors import SparseValues, Vector
 from .view import FILTER_STRATEGIES, Candidate, View
@@ -405,21 +405,22 @@ class Index:
         if id is not None and (vector is not None or sparse_vector is not None):
             raise InvalidArgumentError("a query takes either id or vector/sparse_vector, not both", path="id")
         compiled = self._compile(filter)
-        query = None if id is not None else self._build_query(vector, sparse_vector)
         record_id = None if id is None else check_record_id(id, "id")
-        view = self._shard.view(ns_name)  # an immutable snapshot: no lock is held while searching
-        if record_id is not None:
-            query = self._query_of_record(view, record_id)
+        target: Query | RecordQuery = (RecordQuery(record_id) if record_id is not None
+                                       else self._build_query(vector, sparse_vector))
+        read = self._shard.search(  # on one immutable snapshot: no lock is held while searching
+            ns_name, target, k, compiled, negation_requires_field=self.settings.negation_requires_field,
+            strategy=filter_strategy, query_params=dict(search_params or {}),
+        )
         matches: list[Candidate] = []
         stats_work = (0, 0)
-        if view is not None and query is not None:
-            matches, stats = view.search(
-                query, k, compiled, negation_requires_field=self.settings.negation_requires_field,
-                strategy=filter_strategy, query_params=dict(search_params or {}),
-            )
+        if read is not None and read.value is not None:
+            matches, stats = read.value
             stats_work = (stats.distance_computations, stats.bytes_scanned)
-        units = self._query_read_units(view)
-        lsn = 0 if view is None else view.max_indexed_lsn
+        elif record_id is not None and self.settings.query_unknown_id_raises:
+            raise NotFoundError(f"no record with id {record_id!r} in this namespace", path="id")
+        units = self._query_read_units(None if read is None else read.total_bytes)
+        lsn = 0 if read is None else read.max_indexed_lsn
         result = [self._scored(c, include_values, include_metadata) for c in matches]
         reported = cost.ceil_units(units)
         self._record("query", ns_name, started, read_units=units, read_units_reported=reported,
@@ -457,15 +458,16 @@ class Index:
         compiled = self._compile(filter)
         queries = self._check_query_vectors(vectors)
         n = int(queries.shape[0])
-        view = self._shard.view(ns_name)  # an immutable snapshot: no lock is held while searching
-        units = self._query_read_units(view)
-        if view is None:
+        read = self._shard.search_batch(  # on one immutable snapshot: no lock is held while searching
+            ns_name, queries, k, compiled, negation_requires_field=self.settings.negation_requires_field,
+            strategy=filter_strategy, query_params=dict(search_params or {}))
+        units = self._query_read_units(None if read is None else read.total_bytes)
+        if read is None:
             self._ledger.record_batch(cost.LedgerEntry("query", ns_name, units, cost.ceil_units(units)),
                                       [0] * n, [0] * n, [0] * n, started)
             return QueryBatchResponse([], [], [0] * (n + 1), ns_name, Usage(read_units=cost.ceil_units(units)), 0)
-        hits = view.search_batch(queries, k, compiled, negation_requires_field=self.settings.negation_requires_field,
-                                 strategy=filter_strategy, query_params=dict(search_params or {}))
-        lsn = view.max_indexed_lsn
+        hits = read.value
+        lsn = read.max_indexed_lsn
         bounds = hits.bounds
         matches = None
         if include_values or include_metadata:
@@ -505,21 +507,10 @@ class Index:
                                            path=f"vectors[{int(np.flatnonzero(zero)[0])}]")
         return np.ascontiguousarray(queries)
 
-    def _query_read_units(self, view: View | None) -> float:
+    def _query_read_units(self, total_bytes: int | None) -> float:
         if self.settings.query_read_units_override is not None:
             return float(self.settings.query_read_units_override)
-        return cost.query_read_units(0 if view is None else view.total_bytes)
-
-    def _query_of_record(self, view: View | None, record_id: str) -> Query | None:
-        found = None if view is None else view.find([record_id]).get(record_id)
-        if found is None:
-            if self.settings.query_unknown_id_raises:
-                raise NotFoundError(f"no record with id {record_id!r} in this namespace", path="id")
-            return None
-        rows, row = found
-        if rows.dense is None:  # a sparse index
-            return Query(None, rows.sparse.row(row))
-        return Query(rows.dense[row], None)
+        return cost.query_read_units(total_bytes or 0)
 
     @staticmethod
     def _scored(c: Candidate, include_values: bool, include_metadata: bool) -> ScoredVector:
@@ -561,10 +552,10 @@ class Index:
         started = time.perf_counter()
         ns_name = canonical_namespace(namespace)
         wanted = self._check_ids(ids, "ids")
-        view = self._shard.view(ns_name)
-        found = {} if view is None else view.find(wanted)
+        read = self._shard.fetch(ns_name, wanted)
+        found = {} if read is None else read.value
         vectors = {record_id: self._vector(record_id, rows, row) for record_id, (rows, row) in found.items()}
-        lsn = 0 if view is None else view.max_indexed_lsn
+        lsn = 0 if read is None else read.max_indexed_lsn
         units = cost.fetch_read_units(len(vectors))
         self._record("fetch", ns_name, started, read_units=units, read_units_reported=units, records=len(vectors))
         return FetchResponse(vectors, ns_name, Usage(read_units=units), lsn)
@@ -590,9 +581,9 @@ class Index:
             raise InvalidArgumentError("prefix must be a string", path="prefix")
         limit = min(self._check_limit(limit), self.settings.list_max_limit)
         after = None if pagination_token is None else decode_token(pagination_token, prefix)
-        view = self._shard.view(ns_name)
-        page, more = ([], False) if view is None else view.list_page(prefix or "", after, limit)
-        lsn = 0 if view is None else view.max_indexed_lsn
+        read = self._shard.list_page(ns_name, prefix or "", after, limit)
+        page, more = ([], False) if read is None else read.value
+        lsn = 0 if read is None else read.max_indexed_lsn
         pagination = Pagination(encode_token(page[-1], prefix)) if more and page else None
         self._record("list", ns_name, started, read_units=cost.LIST_READ_UNITS,
                      read_units_reported=cost.LIST_READ_UNITS, records=len(page))
@@ -623,7 +614,7 @@ class Index:
             raise InvalidArgumentError(
                 "Serverless indexes do not support filtering describe_index_stats by metadata", path="filter"
             )
-        counts = {name: view.live_count() for name, view in self._shard.views().items()}
+        counts = self._shard.counts()
         key = self.settings.default_namespace_stats_key
         namespaces = {
             (key if name == DEFAULT_NAMESPACE else name): NamespaceSummary(count)
@@ -635,8 +626,8 @@ class Index:
 
     def _namespace_counts(self) -> dict[str, int]:
         """Return the record count of every listed namespace (empty ones only if settings keep them)."""
-        return {name: view.live_count() for name, view in sorted(self._shard.views().items())
-                if view.live_count() or self.settings.keep_empty_namespaces}
+        return {name: count for name, count in sorted(self._shard.counts().items())
+                if count or self.settings.keep_empty_namespaces}
 
     def _check_limit(self, limit: Any) -> int:
         if limit is None:
@@ -682,10 +673,10 @@ class Index:
         """Return a namespace's record count; an unknown namespace is NotFound."""
         check_options("describe_namespace", options)
         name = canonical_namespace(namespace)
-        view = self._shard.view(name)
-        if view is None:
+        count = self._shard.counts().get(name)
+        if count is None:
             raise NotFoundError(f"namespace {name!r} does not exist in index {self.name!r}", path="namespace")
-        return NamespaceDescription(name, view.live_count())
+        return NamespaceDescription(name, count)
 
     def lsns(self, namespace: str | None = None, *, all_namespaces: bool = False) -> tuple[int, int]:
         """Return (newest committed LSN, highest LSN reads reflect) of a namespace.
@@ -712,8 +703,7 @@ class Index:
 
     def namespace_bytes(self, namespace: str | None = None) -> int:
         """Return the billed size of a namespace's live records (the query cost basis)."""
-        view = self._shard.view(canonical_namespace(namespace))
-        return 0 if view is None else view.total_bytes
+        return self._shard.total_bytes(canonical_namespace(namespace))
 
     # -- slabs and merges (research extensions) ----------------------------------------------
     def flush(self, namespace: str | None = None, wait: bool = True) -> None:

@@ -25,21 +25,43 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Protocol, Sequence, Union
+from typing import Any, Callable, Generic, Mapping, Protocol, Sequence, TypeVar, Union
+
+import numpy as np
 
 from .engine import SlabBuilder
 from .engine_config import EngineConfig, TierConfig
 from .errors import DeadlineExceededError, InternalError
+from .filters import Filter
 from .freshness import IndexBuilder, check_freshness
 from .index_config import IndexConfig
 from .journal import Checkpoint, Delete, DeleteAll, Journal, NamespaceJournal, Op, Ticket, Upsert, apply_op
 from .lsn import Lsn
 from .merges import COMPACT, REBUILD, MergeRecord, MergeWorker
 from .namespace import Namespace
-from .view import View
+from .scoring import Query
+from .segment import Rows
+from .view import BatchHits, Candidate, SearchStats, View
 
 Resolver = Callable[[Union[View, None]], Union[Op, None]]
 _POLL_SECONDS = 0.005
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Read(Generic[T]):
+    """A read's answer, with the facts of the one snapshot it was taken from."""
+
+    value: T
+    max_indexed_lsn: Lsn  # the highest LSN the answer reflects
+    total_bytes: int  # the namespace's billed size then (the query cost basis)
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    """Query with the stored vector of this record (from the same snapshot as the search)."""
+
+    id: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +89,21 @@ class Shard(Protocol):
     def views(self, *, consistent: bool = False) -> dict[str, View]: ...
 
     def lsns(self, namespace: str | None) -> tuple[int, int]: ...
+
+    def search(self, namespace: str, query: Query | RecordQuery, k: int, compiled: Filter | None, *,
+               negation_requires_field: bool, strategy: str, query_params: dict[str, Any]
+               ) -> Read[tuple[list[Candidate], SearchStats] | None] | None: ...
+
+    def search_batch(self, namespace: str, queries: np.ndarray, k: int, compiled: Filter | None, *,
+                     negation_requires_field: bool, strategy: str, query_params: dict[str, Any]
+                     ) -> Read[BatchHits] | None: ...
+
+    def fetch(self, namespace: str, ids: Sequence[str]) -> Read[dict[str, tuple[Rows, int]]] | None: ...
+
+    def list_page(self, namespace: str, prefix: str, after: str | None, limit: int
+                  ) -> Read[tuple[list[str], bool]] | None: ...
+
+    def counts(self) -> dict[str, int]: ...
 
     def drop_namespace(self, namespace: str) -> int | None: ...
 
@@ -249,6 +286,56 @@ class LocalShard:
             with self._write:
                 return {name: entry.ns.view for name, entry in self._entries.items()}
         return {name: entry.ns.view for name, entry in self._entries.items()}
+
+    def search(self, namespace: str, query: Query | RecordQuery, k: int, compiled: Filter | None, *,
+               negation_requires_field: bool, strategy: str, query_params: dict[str, Any]
+               ) -> Read[tuple[list[Candidate], SearchStats] | None] | None:
+        """Return the best ``k`` live matches, best first (None: no namespace; value None: no such record)."""
+        view = self.view(namespace)
+        if view is None:
+            return None
+        if isinstance(query, RecordQuery):
+            found = view.find([query.id]).get(query.id)
+            if found is None:
+                return Read(None, view.max_indexed_lsn, view.total_bytes)
+            rows, row = found
+            query = Query(None, rows.sparse.row(row)) if rows.dense is None else Query(rows.dense[row], None)
+        hits = view.search(query, k, compiled, negation_requires_field=negation_requires_field, strategy=strategy,
+                           query_params=query_params)
+        return Read(hits, view.max_indexed_lsn, view.total_bytes)
+
+    def search_batch(self, namespace: str, queries: np.ndarray, k: int, compiled: Filter | None, *,
+                     negation_requires_field: bool, strategy: str, query_params: dict[str, Any]
+                     ) -> Read[BatchHits] | None:
+        """Return ``search`` of every row of ``queries`` (None: no namespace)."""
+        view = self.view(namespace)
+        if view is None:
+            return None
+        hits = view.search_batch(queries, k, compiled, negation_requires_field=negation_requires_field,
+                                 strategy=strategy, query_params=query_params)
+        return Read(hits, view.max_indexed_lsn, view.total_bytes)
+
+    def fetch(self, namespace: str, ids: Sequence[str]) -> Read[dict[str, tuple[Rows, int]]] | None:
+        """Return the live row of each existing id (None: no namespace)."""
+        view = self.view(namespace)
+        return None if view is None else Read(view.find(ids), view.max_indexed_lsn, view.total_bytes)
+
+    def list_page(self, namespace: str, prefix: str, after: str | None, limit: int
+                  ) -> Read[tuple[list[str], bool]] | None:
+        """Return up to ``limit`` ids with ``prefix`` after ``after`` and whether more remain (None: no namespace)."""
+        view = self.view(namespace)
+        if view is None:
+            return None
+        return Read(view.list_page(prefix, after, limit), view.max_indexed_lsn, view.total_bytes)
+
+    def counts(self) -> dict[str, int]:
+        """Return every namespace's live record count."""
+        return {name: view.live_count() for name, view in self.views().items()}
+
+    def total_bytes(self, namespace: str) -> int:
+        """Return the billed size of a namespace's live records (0 if it does not exist)."""
+        view = self.view(namespace)
+        return 0 if view is None else view.total_bytes
 
     def lsns(self, namespace: str | None) -> tuple[int, int]:
         """Return (newest committed LSN, highest LSN reads reflect) of a namespace, or maxima over all (None)."""
