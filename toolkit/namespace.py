@@ -20,19 +20,9 @@ from .lsn import Lsn
 from .merges import BUILD, COMPACT, MERGE, REBUILD, MergeJob, MergeRecord, MergeWorker
 from .records import RecordBatch
 from .segment import Memtable, Slab, rows_from_batch
-from .view import (  # noqa: F401 - re-exported: the read side's names, where callers looked for them
-    FILTER_STRATEGIES,
-    OVERFETCH,
-    OVERFETCH_MAX_SHARE,
-    PREFILTER_MAX_FRACTION,
-    PREFILTER_MAX_ROWS,
-    BatchHits,
-    Candidate,
-    SearchStats,
-    Segment,
-    View,
-    prefer_prefilter,
-)
+from .view import PREFILTER_MAX_FRACTION, Segment, View
+
+__all__ = ["Namespace", "PREFILTER_MAX_FRACTION"]  # the notebooks read the pre-filter threshold here
 
 
 class Namespace:
@@ -109,10 +99,6 @@ class Namespace:
         return accepted[1]
 
     # -- writes ----------------------------------------------------------------------------
-    def existing_bytes(self, ids: Sequence[str]) -> int:
-        """Return the billed bytes of the live records among ``ids`` (each id counted once)."""
-        return sum(self.live[i] for i in set(ids) if i in self.live)
-
     def upsert(self, batch: RecordBatch, lsn: Lsn) -> None:
         """Apply a validated upsert: the last occurrence of a repeated id wins."""
         last = {record_id: i for i, record_id in enumerate(batch.ids)}

@@ -139,10 +139,6 @@ class View:
                     found[rows.ids[row]] = (rows, int(row))
         return found
 
-    def live_bytes(self, ids: Sequence[str]) -> int:
-        """Return the billed bytes of the live records among ``ids`` (each id counted once)."""
-        return sum(int(rows.sizes[row]) for rows, row in self.find(ids).values())
-
     def matching_ids(self, compiled: Filter, negation_requires_field: bool) -> list[str]:
         """Return the ids of live records that match a filter."""
         out: list[str] = []

@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
-import numpy as np
-
 from ..display import DisplayMixin
 from ..errors import NotFoundError
 from ..segment import Rows

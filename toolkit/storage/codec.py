@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from typing import Any
 
 import numpy as np
 

@@ -21,7 +21,7 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from ..errors import DataLossError, InternalError
 from ..journal import Op
