@@ -31,7 +31,7 @@ import numpy as np
 
 from .engine import SlabBuilder
 from .engine_config import EngineConfig, TierConfig
-from .errors import DeadlineExceededError, InternalError
+from .errors import DeadlineExceededError, InternalError, UnavailableError
 from .filters import Filter
 from .freshness import IndexBuilder, check_freshness
 from .index_config import IndexConfig
@@ -174,7 +174,7 @@ class LocalShard:
     def writable(self) -> bool:
         try:
             self._journal.check_writable()
-        except Exception:  # noqa: BLE001 - any refusal means read-only here
+        except UnavailableError:  # read-only, or closed
             return False
         return True
 
