@@ -144,7 +144,7 @@ for engine in ("exact", "annoy"):
     print(f"{engine}: with 90% deleted, the slab still stored {b.stored_rows} rows for {b.live_rows} live ones; "
           f"p50 {b.p50_ms:.3f} ms and recall@10 {b['recall@10']:.3f} before the merge, "
           f"{a.p50_ms:.3f} ms and {a['recall@10']:.3f} after it (0% deleted: {z.p50_ms:.3f} ms, {z['recall@10']:.3f}).")
-from toolkit.namespace import prefer_prefilter
+from toolkit.view import prefer_prefilter
 
 routes = {pct: "exact scan of the live rows" if prefer_prefilter(int(N * (1 - pct / 100)), N) else "ANN with over-fetch"
           for pct in (10, 50, 90)}
