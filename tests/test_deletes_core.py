@@ -116,6 +116,23 @@ def test_document_filters_compare_by_value():
     assert one == two and hash(one) == hash(two)
     assert TextCondition("document", "$contains", "s") != TextCondition("document", "$contains", "t")
     assert compile_document_filter({"g": "x"}, field="document") == toolkit.filters.compile_filter({"g": "x"})
+    # identity ignores the order of clauses, as compile_filter's does since the filter-identity change
+    swapped = compile_document_filter({"$document": {"$contains": "s"}, "g": "x"}, field="document")
+    assert swapped == one and hash(swapped) == hash(one)
+    either = compile_document_filter({"$document": {"$or": [{"$contains": "s"}, {"$contains": "t"}]}}, field="document")
+    rehung = compile_document_filter({"$document": {"$or": [{"$contains": "t"}, {"$contains": "s"}]}}, field="document")
+    assert either == rehung and len({either, rehung}) == 1
+    # a match-all clause vanishes from an AND, so the filter is the text condition itself
+    alone = compile_document_filter({"$and": [{}], "$document": {"$contains": "s"}}, field="document")
+    assert alone == TextCondition("document", "$contains", "s")
+
+
+def test_delete_records_refuses_unknown_keywords(client_factory):
+    _, index = make(client_factory)
+    with pytest.raises(InvalidArgumentError) as caught:
+        index.delete_records(ids=["a"], namspace="x")
+    assert caught.value.path == "namspace"
+    assert index.describe_index_stats().total_vector_count == len(DOCS)  # nothing changed
 
 
 def test_delete_records_intersects_counts_and_logs_once(client_factory):

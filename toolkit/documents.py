@@ -43,7 +43,7 @@ from .filters import And, Filter, Or, compile_filter
 DOCUMENT_KEY: Final = "$document"  # the reserved key of a document filter inside a metadata filter
 DEFAULT_DOCUMENT_FIELD: Final = "document"
 _TEXT_OPERATORS: Final = ("$contains", "$not_contains")
-_LOGICAL: Final = {"$and": And, "$or": Or}
+_LOGICAL: Final[dict[str, type[And] | type[Or]]] = {"$and": And, "$or": Or}
 
 
 def document_field(config: Any, settings: Any) -> str:
@@ -137,7 +137,15 @@ def _join(path: str | None, key: str) -> str:
 
 
 def _combine(node: type[And] | type[Or], parts: list[Filter]) -> Filter:
-    return parts[0] if len(parts) == 1 else node(tuple(parts))
+    """Return ``parts`` combined by ``node``, simplified as ``compile_filter`` does, so equal filters compare equal.
+
+    A match-all part vanishes from an AND and swallows an OR; a single remaining part stands for itself.
+    """
+    everything = [p for p in parts if p.matches_all]
+    if node is Or and everything:
+        return everything[0]
+    kept = [p for p in parts if not p.matches_all] or parts[:1]
+    return kept[0] if len(kept) == 1 else node(tuple(kept))
 
 
 class _Walker:
@@ -174,8 +182,8 @@ class _Walker:
                 compiled = compile_filter(rest, max_depth=max(1, self.max_depth - depth + 1),
                                           max_in_values=self.max_in_values)
             except FilterError as error:  # re-locate the error inside the whole filter
-                where = _join(path, error.path) if error.path else path
-                raise FilterError(error.message, path=where) from None
+                located = _join(path, error.path) if error.path else path
+                raise FilterError(error.message, path=located) from None
             if compiled is not None:
                 parts.append(compiled)
         if not parts:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -162,7 +162,7 @@ def billing_vs_work(n: int = 10_000, dim: int = 64, seed: int = 0) -> pd.DataFra
     index = client.Index("billing")
     load(index, data)
     per_record = index.namespace_bytes() / n
-    requests = [
+    requests: list[tuple[str, Callable[[], Any]]] = [
         ("delete 1 id", lambda: index.delete(ids=["r0000001"])),
         ("delete 1000 ids", lambda: index.delete(ids=[f"r{i:07d}" for i in range(2, 1002)])),
         ("delete 1000 unknown ids", lambda: index.delete(ids=[f"x{i}" for i in range(1000)])),
@@ -196,12 +196,15 @@ def visibility_lag(consistency: str, apply_delay: float = 0.0, repeats: int = 20
         try:
             client.create_index(name="lag", dimension=dim, metric="euclidean")
             index = client.Index("lag")
-            index.wait_for_lsn(index.upsert(_records(data, 0, len(data)), show_progress=False).lsn, timeout=60)
+            loaded = index.upsert(_records(data, 0, len(data)), show_progress=False).lsn
+            assert loaded is not None  # a non-empty upsert always takes an LSN
+            index.wait_for_lsn(loaded, timeout=60)
             rows = []
             for i in range(repeats):
                 record_id = f"r{i:07d}"
                 acked = time.perf_counter()
                 lsn = index.delete(ids=[record_id]).lsn
+                assert lsn is not None  # the namespace exists, so the delete took an LSN
                 ack_s = time.perf_counter() - acked
                 lsn_s = gone_s = None
                 while gone_s is None and time.perf_counter() - acked < 10 + 10 * apply_delay:
