@@ -16,6 +16,7 @@ Engines are pluggy plugins: subclass ``SlabBuilder`` and return it from a
 """
 
 from .client import Client, ServerlessSpec
+from .deletes import DeleteResponse
 from .engine import SlabBuilder, SlabData, SlabIndex
 from .engine_config import EngineConfig, TierConfig
 from .errors import (
@@ -79,4 +80,5 @@ __all__ = [
     "UnavailableError",
     "DataLossError",
     "DeadlineExceededError",
+    "DeleteResponse",
 ]

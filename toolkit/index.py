@@ -21,7 +21,9 @@ from . import cost
 from .engine import SlabBuilder
 from .engine_config import EngineConfig, check_engine
 from .errors import InvalidArgumentError, NotFoundError
-from .filters import Filter, compile_filter
+from .deletes import DeleteResponse, check_ids, check_limit, choose
+from .documents import compile_document_filter, compile_where_document, document_field
+from .filters import And, Filter
 from .identifiers import DEFAULT_NAMESPACE, canonical_namespace, check_record_id
 from .imports import ImportModel, Imports, ListImportsResponse, StartImportResponse
 from .index_config import IndexConfig
@@ -105,8 +107,9 @@ class Index:
     def _compile(self, filter: Any) -> Filter | None:
         if filter is not None and not isinstance(filter, Mapping):
             raise InvalidArgumentError(f"filter must be an object, got {type(filter).__name__}", path="filter")
-        return compile_filter(
-            filter, max_depth=self.settings.filter_max_depth, max_in_values=self.settings.filter_max_in_values
+        return compile_document_filter(  # a "$document" clause filters on the record's text (documents.py)
+            filter, field=document_field(self.config, self.settings),
+            max_depth=self.settings.filter_max_depth, max_in_values=self.settings.filter_max_in_values,
         )
 
     def _check_ids(self, ids: Any, what: str) -> list[str]:
@@ -842,6 +845,70 @@ class Index:
             {"engine": [t.to_dict() for t in self.config.engine.tiers], "total_vector_count": stats.total_vector_count,
              "namespaces": {k: v.to_dict() for k, v in stats.namespaces.items()}},
         )
+
+    # -- the delete superset (issue #16; the rules are documented in toolkit/deletes.py) -----------
+    def delete_records(
+        self,
+        ids: Sequence[str] | None = None,
+        filter: Mapping[str, Any] | None = None,
+        where_document: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        namespace: str | None = None,
+        dry_run: bool = False,
+    ) -> DeleteResponse:
+        """Delete the records listed in ``ids`` AND matching ``filter`` AND ``where_document``; count them.
+
+        The one delete core of the Chroma and Vectorizer contracts (``toolkit.compat``): the
+        selectors given intersect, ``limit`` keeps the first matches in bytewise id order,
+        and the request is one logged delete with one LSN. ``dry_run`` only answers which
+        ids would go (``ids``), changing nothing. ``delete`` keeps the reference rules; this
+        extension does not consult ``Settings.delete_by_filter``.
+        """
+        started = time.perf_counter()
+        ns_name = canonical_namespace(namespace)
+        wanted = check_ids(ids)
+        cap = check_limit(limit)
+        if not isinstance(dry_run, bool):
+            raise InvalidArgumentError("dry_run must be true or false", path="dry_run")
+        document = None if where_document is None else compile_where_document(
+            where_document, field=document_field(self.config, self.settings), max_depth=self.settings.filter_max_depth)
+        parts = [f for f in (self._compile(filter), document) if f is not None and not f.matches_all]
+        if wanted is None and not parts:
+            raise InvalidArgumentError("delete_records needs ids, or a filter or where_document that can exclude "
+                                       "records; use delete(delete_all=True) to empty a namespace", path="delete")
+        compiled = None if not parts else parts[0] if len(parts) == 1 else And(tuple(parts))
+        chosen: list[str] = []
+        exists = [False]
+
+        def resolve(view: View | None) -> Op | None:  # runs in the funnel, after queued writes are applied
+            if view is None:  # deleting from a namespace that never existed changes nothing
+                return None
+            exists[0] = True
+            if compiled is None:
+                assert wanted is not None
+                found = view.find(wanted)
+                matching = [i for i in wanted if i in found]
+            else:
+                matching = view.matching_ids(compiled, self.settings.negation_requires_field)
+                if wanted is not None:
+                    listed = set(wanted)
+                    matching = [i for i in matching if i in listed]
+            chosen[:] = choose(matching, cap)
+            if dry_run:
+                return None
+            return Delete(tuple(chosen)) if chosen else Noop()  # one logged write (or an LSN'd noop)
+
+        done = self._write(ns_name, resolve)
+        if not exists[0]:
+            units = 0 if dry_run else cost.MIN_WRITE_UNITS
+            self._record("delete", ns_name, started, write_units=units)
+            return DeleteResponse(0, None, Usage(write_units=units), [])
+        if dry_run:
+            self._record("delete", ns_name, started, write_units=0, records=0)
+            return DeleteResponse(0, None, Usage(write_units=0), list(chosen))
+        units = cost.write_units(done.replaced_bytes)
+        self._record("delete", ns_name, started, write_units=units, records=len(chosen), lsn=done.lsn)
+        return DeleteResponse(len(chosen), done.lsn, Usage(write_units=units), list(chosen))
 
 
 def _stored_values(rows: Rows, row: int) -> tuple[list[float], SparseValues | None]:
