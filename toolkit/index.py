@@ -750,6 +750,69 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
              "namespaces": {k: v.to_dict() for k, v in stats.namespaces.items()}},
         )
 
+    # -- server parity (issue #11): namespace creation and fetch by metadata --------------------
+    def create_namespace(self, name: str, schema: Mapping[str, Any] | None = None, **_: Any) -> NamespaceDescription:
+        """Create an empty namespace; an existing one is AlreadyExists (409).
+
+        ``schema`` (``{"fields": {name: {"filterable": true}}}``) is checked and accepted; the
+        toolkit filters on every metadata field, so it changes nothing.
+        """
+        from .errors import AlreadyExistsError
+
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError("a namespace name must be a non-empty string", path="name")
+        if schema is not None:
+            fields = schema.get("fields") if isinstance(schema, Mapping) else None
+            if not isinstance(fields, Mapping):
+                raise InvalidArgumentError('schema must be {"fields": {name: {"filterable": true}}}', path="schema")
+            for field_name, props in fields.items():
+                if not isinstance(props, Mapping) or not isinstance(props.get("filterable", True), bool):
+                    raise InvalidArgumentError("must be {\"filterable\": true|false}",
+                                               path=f"schema.fields.{field_name}")
+        ns_name = canonical_namespace(name)
+        with self._lock:
+            if self._namespace(ns_name) is not None:
+                raise AlreadyExistsError(f"namespace {ns_name!r} already exists in index {self.name!r}",
+                                         path="name")
+            self._namespace(ns_name, create=True)
+        return NamespaceDescription(ns_name, 0)
+
+    def fetch_by_metadata(self, filter: Mapping[str, Any] | None = None, namespace: str | None = None,
+                          limit: int | None = None, pagination_token: str | None = None, **_: Any) -> Any:
+        """Return one page (``limit``, default 100, at most 1000) of the records whose metadata matches.
+
+        Pages are in id order; the returned ``pagination.next`` resumes after the last id.
+        """
+        import bisect
+
+        from .responses import FetchByMetadataResponse
+
+        ns_name = canonical_namespace(namespace)
+        compiled = self._compile(filter)
+        limit = self._check_limit(limit)
+        if limit > MAX_IDS_PER_REQUEST:
+            raise InvalidArgumentError(f"limit must be at most {MAX_IDS_PER_REQUEST}, got {limit}", path="limit")
+        after = None if pagination_token is None else decode_token(pagination_token, None)
+        with self._lock:
+            ns = self._namespace(ns_name)
+            self._catch_up(ns)
+            if ns is None:
+                ids: list[str] = []
+            elif compiled is None or compiled.matches_all:
+                ids = list(ns.sorted_ids())
+            else:
+                ids = sorted(ns.matching_ids(compiled, self.settings.negation_requires_field))
+        if after is not None:
+            ids = ids[bisect.bisect_right(ids, after):]
+        page = ids[:limit]
+        more = len(ids) > limit
+        fetched = self.fetch(page, namespace=ns_name) if page else None
+        vectors = {} if fetched is None else {i: fetched.vectors[i] for i in page if i in fetched.vectors}
+        usage = Usage(read_units=cost.fetch_read_units(len(vectors))) if fetched is None else fetched.usage
+        lsn = self.lsns(ns_name)[1] if fetched is None else fetched.max_indexed_lsn
+        return FetchByMetadataResponse(vectors, ns_name, usage, lsn,
+                                       Pagination(encode_token(page[-1], None)) if more and page else None)
+
 
 def _stored_values(rows: Rows, row: int) -> tuple[list[float], SparseValues | None]:
     """Return a stored row's dense values (``[]`` on a sparse index) and sparse values, as responses carry them."""

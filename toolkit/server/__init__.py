@@ -68,7 +68,24 @@ class BackgroundServer:
 
 
 def start(client: Any = None, *, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None,
-          log_level: str = "warning", **app_options: Any) -> BackgroundServer:
-    """Serve ``client`` (or a new in-memory one) on a background thread; ``port=0`` picks a free port."""
+          log_level: str = "warning", grpc: bool = True, **app_options: Any) -> BackgroundServer:
+    """Serve ``client`` (or a new in-memory one) on a background thread; ``port=0`` picks a free port.
+
+    With ``grpc`` (default) each index gets its own port (any free one) serving REST and gRPC,
+    and ``describe_index`` returns it as the index host; ``grpc=False`` keeps REST-only hosts
+    ``<url>/index/<name>``.
+    """
+    if port == 0:
+        port = _free_port(host)
+    if grpc and not app_options.get("public_url"):
+        from .index_hosts import IndexHosts
+
+        app_options["index_hosts"] = IndexHosts(host, port, first_index_port=0)
     app = create_app(client, api_key=api_key, **app_options)
     return BackgroundServer(app, host, port, log_level).start()
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

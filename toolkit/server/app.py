@@ -63,6 +63,7 @@ class ServerConfig:
     max_body: int = DEFAULT_MAX_BODY
     close_client: bool = False  # close the client on shutdown (when the app created it)
     description: str = "in memory"
+    index_hosts: Any = None  # index_hosts.IndexHosts: per-index ports serving REST + gRPC
 
 
 @dataclass
@@ -90,11 +91,14 @@ Result = tuple[int, Any, Mapping[str, str]]  # (status, JSON-able payload or Non
 class Handlers:
     """The REST calls, one method each, on top of one ``toolkit.Client``."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, index_hosts: Any = None) -> None:
         self.client = client
+        self.index_hosts = index_hosts
 
     # control plane
     def _model(self, model: Any, call: Call) -> dict[str, Any]:
+        if self.index_hosts is not None:
+            return wire.index_model(model, self.index_hosts.host_for(model.name, call.base_url))
         return wire.index_model(model, f"{call.base_url}{DATA_PREFIX}/{model.name}")
 
     def list_indexes(self, call: Call) -> Result:
@@ -117,6 +121,8 @@ class Handlers:
     def delete_index(self, call: Call) -> Result:
         self.client.delete_index(call.path_params["name"])
         logger.info("deleted index %r", call.path_params["name"])
+        if self.index_hosts is not None:
+            self.index_hosts.index_deleted(call.path_params["name"])
         return 202, None, {}
 
     # data plane
@@ -394,6 +400,7 @@ def create_app(
     max_upsert_body: int = DEFAULT_MAX_UPSERT_BODY,
     max_body: int = DEFAULT_MAX_BODY,
     close_client: bool | None = None,
+    index_hosts: Any = None,
 ) -> Starlette:
     """Return the ASGI app serving ``client`` (or a new ``toolkit.Client(path=path)``).
 
@@ -403,7 +410,8 @@ def create_app(
     ``public_url``: the base of the index hosts describe_index returns (default: from the
     request's Host header). ``allowed_hosts``: Host names to serve (``*.x`` wildcards; None:
     any; the CLI passes the loopback names when it binds loopback). A client the app creates is closed on shutdown; one passed in
-    is left to its owner unless ``close_client=True``.
+    is left to its owner unless ``close_client=True``. ``index_hosts``: an ``IndexHosts`` giving
+    each index its own port for REST + gRPC (started and stopped with the app; see index_hosts).
     """
     options = dict(client_options or {})
     description = "in memory (data is lost on exit)" if path is None else f"persistent at {path}"
@@ -415,8 +423,8 @@ def create_app(
         close_client = True if close_client is None else close_client
     config = ServerConfig(api_key=api_key or None, public_url=public_url, max_upsert_body=max_upsert_body,
                           max_body=min(max_body, max_upsert_body), close_client=bool(close_client),
-                          description=description)
-    h = Handlers(client)
+                          description=description, index_hosts=None if public_url else index_hosts)
+    h = Handlers(client, config.index_hosts)
 
     def route(path: str, method: Callable[[Call], Result], methods: Iterable[str], plane: Plane,
               limit: int | None = None, **kw: Any) -> Route:
@@ -477,9 +485,13 @@ def create_app(
         else:
             logger.info("requests must carry the Api-Key this server was started with")
         logger.info("serving %s", config.description)
+        if config.index_hosts is not None:
+            await run_in_threadpool(config.index_hosts.start, client, config.api_key)
         try:
             yield
         finally:
+            if config.index_hosts is not None:
+                await run_in_threadpool(config.index_hosts.stop)
             if config.close_client:
                 close = getattr(client, "close", None)
                 if callable(close):
@@ -490,6 +502,9 @@ def create_app(
     hosts = None if allowed_hosts is None else tuple(h.lower() for h in allowed_hosts)
     if config.api_key is not None or hosts is not None:
         app.add_middleware(GuardMiddleware, api_key=config.api_key, allowed_hosts=hosts)
+    if config.index_hosts is not None:  # outermost: index-port requests are rewritten before the guard
+        app.add_middleware(config.index_hosts.middleware_class, port_map=config.index_hosts.map,
+                           front_host=config.index_hosts.front_host)
     app.state.client = client
     app.state.config = config
     return app

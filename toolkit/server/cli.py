@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: the Host the client dialled)")
     parser.add_argument("--max-body-mb", type=float, default=None,
                         help="largest upsert body in MB (default 16: the 2 MB record limit plus JSON slack)")
+    parser.add_argument("--grpc", action=argparse.BooleanOptionalAction, default=True,
+                        help="give each index its own port serving both REST and gRPC (PineconeGRPC works); "
+                             "describe_index returns it as the index host (default on; --no-grpc: hosts are "
+                             "http://HOST:PORT/index/NAME on the main port, REST only)")
+    parser.add_argument("--index-port-start", type=int, default=None, metavar="PORT",
+                        help="first port tried for index ports (default: --port + 1; 0: any free port)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request")
 
@@ -86,7 +92,21 @@ def build_app(args: argparse.Namespace) -> Any:
     if args.apply_delay is not None:
         options["apply_delay"] = args.apply_delay
     return create_app(path=args.path, api_key=api_key, public_url=args.public_url, max_upsert_body=max_upsert,
-                      client_options=options, allowed_hosts=allowed_hosts(args.host, args.public_url))
+                      client_options=options, allowed_hosts=allowed_hosts(args.host, args.public_url),
+                      index_hosts=_index_hosts(args, max_upsert))
+
+
+def _index_hosts(args: argparse.Namespace, max_message_bytes: int) -> Any:
+    """The per-index REST + gRPC ports the options ask for (None: --no-grpc, or grpcio missing)."""
+    if not getattr(args, "grpc", True) or args.public_url:
+        return None
+    try:
+        from .index_hosts import IndexHosts
+        from .grpc_service import make_server  # noqa: F401 - imports grpcio and the generated code
+    except ImportError as exc:
+        logging.getLogger("toolkit.server").warning("gRPC is off (%s); install grpcio and protobuf", exc)
+        return None
+    return IndexHosts(args.host, args.port, getattr(args, "index_port_start", None), max_message_bytes)
 
 
 def run(args: argparse.Namespace) -> int:
