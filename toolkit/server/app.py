@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import InvalidArgumentError, ToolkitError, UnauthenticatedError
 from ..records import MAX_UPSERT_BYTES
-from . import wire
+from . import routes_more, wire
 from .errors import Plane, error_response, not_found_route, plane_of, unexpected, unsupported
 from .headers import lsn_headers, request_id
 
@@ -211,7 +211,7 @@ class Handlers:
         namespace = call.extra["namespace"]
         committed, indexed = index.lsns(namespace)
         index.delete_namespace(namespace)
-        return 202, None, lsn_headers(committed, indexed)
+        return 202, {}, lsn_headers(committed, indexed)  # a JSON body: the TypeScript SDK parses it
 
     @staticmethod
     def health(call: Call) -> Result:
@@ -401,6 +401,7 @@ def create_app(
     max_body: int = DEFAULT_MAX_BODY,
     close_client: bool | None = None,
     index_hosts: Any = None,
+    import_roots: Iterable[str] = (),
 ) -> Starlette:
     """Return the ASGI app serving ``client`` (or a new ``toolkit.Client(path=path)``).
 
@@ -412,6 +413,7 @@ def create_app(
     any; the CLI passes the loopback names when it binds loopback). A client the app creates is closed on shutdown; one passed in
     is left to its owner unless ``close_client=True``. ``index_hosts``: an ``IndexHosts`` giving
     each index its own port for REST + gRPC (started and stopped with the app; see index_hosts).
+    ``import_roots``: folders bulk imports may read over the wire (none: imports answer 403).
     """
     options = dict(client_options or {})
     description = "in memory (data is lost on exit)" if path is None else f"persistent at {path}"
@@ -442,7 +444,6 @@ def create_app(
         route("/indexes/{name}", h.configure_index, ["PATCH"], "control"),
         route("/indexes/{name}", h.delete_index, ["DELETE"], "control"),
         Route("/collections", _unsupported("collections"), methods=["GET", "POST"]),
-        Route("/backups", _unsupported("backups"), methods=["GET", "POST"]),
         route(f"{d}/vectors/upsert", h.upsert, ["POST"], "data", config.max_upsert_body),
         route(f"{d}/query", h.query, ["POST"], "data"),
         route(f"{d}/vectors/fetch", h.fetch, ["GET"], "data"),
@@ -451,15 +452,12 @@ def create_app(
         route(f"{d}/vectors/list", h.list_vectors, ["GET"], "data"),
         route(f"{d}/describe_index_stats", h.describe_index_stats, ["POST", "GET"], "data"),
         route(f"{d}/namespaces", h.list_namespaces, ["GET"], "data"),
-        Route(f"{d}/namespaces", _unsupported("create_namespace (namespaces are created by upsert)"),
-              methods=["POST"]),
         route(f"{d}/namespaces/{{ns:path}}", h.describe_namespace, ["GET"], "data", namespace_in_path=True),
         route(f"{d}/namespaces/{{ns:path}}", h.delete_namespace, ["DELETE"], "data", namespace_in_path=True),
-        Route(f"{d}/vectors/fetch_by_metadata", _unsupported("fetch_by_metadata"), methods=["POST"]),
         Route(f"{d}/records/namespaces/{{ns:path}}", _unsupported("integrated records (upsert_records/search)"),
               methods=["POST"]),
-        Route(f"{d}/bulk/imports", _unsupported("bulk import"), methods=["GET", "POST"]),
     ]
+    routes += routes_more.routes(routes_more.MoreHandlers(client, import_roots), route, DATA_PREFIX)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "http://HOST:PORT/index/NAME on the main port, REST only)")
     parser.add_argument("--index-port-start", type=int, default=None, metavar="PORT",
                         help="first port tried for index ports (default: --port + 1; 0: any free port)")
+    parser.add_argument("--import-root", action="append", default=[], metavar="DIR",
+                        help="a folder bulk imports (start_import) may read over the wire; repeatable. "
+                             "Without it imports answer 403")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request")
 
@@ -93,7 +96,7 @@ def build_app(args: argparse.Namespace) -> Any:
         options["apply_delay"] = args.apply_delay
     return create_app(path=args.path, api_key=api_key, public_url=args.public_url, max_upsert_body=max_upsert,
                       client_options=options, allowed_hosts=allowed_hosts(args.host, args.public_url),
-                      index_hosts=_index_hosts(args, max_upsert))
+                      index_hosts=_index_hosts(args, max_upsert), import_roots=getattr(args, "import_root", []))
 
 
 def _index_hosts(args: argparse.Namespace, max_message_bytes: int) -> Any:
