@@ -38,6 +38,9 @@ class BackgroundServer:
                 port = sock.getsockname()[1]
         self.host, self.port = host, port
         self.url = f"http://{host}:{port}"
+        hosts = getattr(getattr(getattr(app, "state", None), "config", None), "index_hosts", None)
+        if hosts is not None:  # the index ports' fronts dial the app where it really listens
+            hosts.bind_host, hosts.main_port = host, port
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                                 lifespan="on", timeout_graceful_shutdown=10, server_header=False,
                                 h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES)

@@ -121,8 +121,6 @@ class Handlers:
     def delete_index(self, call: Call) -> Result:
         self.client.delete_index(call.path_params["name"])
         logger.info("deleted index %r", call.path_params["name"])
-        if self.index_hosts is not None:
-            self.index_hosts.index_deleted(call.path_params["name"])
         return 202, None, {}
 
     # data plane

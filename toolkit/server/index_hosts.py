@@ -5,6 +5,8 @@ in-process gRPC server (loopback only, on a free port) and the index-port fronts
 (``protocol_switch.IndexPorts``); ``host_for`` gives ``describe_index`` the per-index host; the
 ASGI middleware ``IndexPortRewrite`` maps REST requests that arrive through an index port (recognised by the
 front's outgoing port, see ``protocol_switch``) onto the app's ``/index/<name>/...`` routes.
+An index's port stays open after the index is deleted (a live handle then gets 404, as from
+the reference service) and is reused if an index of that name is created again.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ class IndexHosts:
         names = [m.name for m in client.list_indexes()]
         for name in names:  # a persistent store's indexes get their ports at once
             self.ports.port_of(name)
-        logger.info("gRPC data plane ready (%d index port(s) open)", len(names))
+        logger.info("gRPC server on 127.0.0.1:%d (reached through the index ports); %d index port(s) open",
+                    self.grpc_port, len(names))
 
     def stop(self) -> None:
         if self.ports is not None:
@@ -80,10 +83,6 @@ class IndexHosts:
         if self.ports is None:  # not started (e.g. an app driven without its lifespan)
             return f"{base_url}{DATA_PREFIX}/{name}"
         return self.ports.host_for(name, base_url)
-
-    def index_deleted(self, name: str) -> None:
-        if self.ports is not None:
-            self.ports.close(name)
 
     @property
     def front_host(self) -> str:
