@@ -11,7 +11,9 @@ import asyncio
 import filecmp
 import itertools
 import os
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -42,17 +44,44 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def make_certificates(folder: Path) -> tuple[Path, Path, Path] | None:
+    """A throwaway CA and a 127.0.0.1 server certificate signed by it (openssl); None without openssl."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    ext = folder / "ext.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                   "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    steps = [
+        [openssl, "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=toolkit test CA"],
+        [openssl, "req", *ec, "-keyout", "key.pem", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1"],
+        [openssl, "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+         "-out", "cert.pem", "-days", "2", "-extfile", str(ext)],
+    ]
+    for step in steps:
+        if subprocess.run(step, cwd=folder, capture_output=True).returncode != 0:
+            return None
+    return folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
+
+
 @pytest.fixture(scope="session")
-def served(tmp_path_factory):
-    """``python -m toolkit serve --api-key KEY`` on a free port; index ports are any free ones."""
+def certificates(tmp_path_factory):
+    return make_certificates(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory, certificates):
+    """``python -m toolkit serve --api-key KEY`` (+ TLS when openssl exists) on a free port."""
     log = tmp_path_factory.mktemp("grpc-server") / "server.log"
+    tls = [] if certificates is None else ["--tls-cert", str(certificates[1]), "--tls-key", str(certificates[2])]
     for _attempt in range(3):
         port = _free_port()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.pop("TOOLKIT_API_KEY", None)
         with log.open("wb") as out:
             proc = subprocess.Popen([sys.executable, "-m", "toolkit", "serve", "--port", str(port), "--api-key", KEY,
-                                     "--index-port-start", "0"], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+                                     "--index-port-start", "0", *tls], stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
                                     env=env)
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
@@ -332,3 +361,30 @@ def test_generated_code_is_current(tmp_path):
         fresh = tmp_path / "toolkit/server/proto" / name
         assert filecmp.cmp(fresh, ROOT / "toolkit/server/proto" / name, shallow=False), \
             f"{name} is stale: regenerate it (command in {proto})"
+
+
+TLS_CLIENT = """
+import sys
+from pinecone.grpc import PineconeGRPC
+url, host, key = sys.argv[1:4]
+ix = PineconeGRPC(api_key=key, host=url, grpc_scheme="https").Index(host=host.replace("http://", "https://"))
+ix.upsert(vectors=[("tls-a", [1.0, 0.0, 0.0]), ("tls-b", [0.0, 1.0, 0.0])], namespace="tls")
+print(",".join(m.id for m in ix.query(vector=[1.0, 0.0, 0.0], top_k=2, namespace="tls").matches))
+"""
+
+
+def test_tls_clients_on_the_same_index_port(certificates, url, host):
+    """An SDK that dials gRPC over TLS (the default) works when the server has a certificate."""
+    if certificates is None:
+        pytest.skip("openssl is not installed: no certificate to serve TLS with")
+    ca = certificates[0]
+    proc = subprocess.run([sys.executable, "-c", TLS_CLIENT, url, host, KEY], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "SSL_CERT_FILE": str(ca)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "tls-a,tls-b"
+    https = host.replace("http://", "https://")  # REST over TLS on the same port
+    resp = httpx.post(f"{https}/describe_index_stats", json={}, headers={"Api-Key": KEY},
+                      verify=ssl.create_default_context(cafile=str(ca)))
+    assert resp.status_code == 200 and resp.json()["namespaces"]["tls"]["vectorCount"] == 2
+    with pytest.raises(httpx.ConnectError):  # an untrusted certificate is refused by the client
+        httpx.get(f"{https}/describe_index_stats", headers={"Api-Key": KEY})

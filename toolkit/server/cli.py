@@ -51,6 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "http://HOST:PORT/index/NAME on the main port, REST only)")
     parser.add_argument("--index-port-start", type=int, default=None, metavar="PORT",
                         help="first port tried for index ports (default: --port + 1; 0: any free port)")
+    parser.add_argument("--tls-cert", default=None, metavar="PEM",
+                        help="index ports also accept TLS with this certificate (chain) — for SDKs whose gRPC "
+                             "client always dials TLS; clients must trust its CA (e.g. SSL_CERT_FILE)")
+    parser.add_argument("--tls-key", default=None, metavar="PEM", help="the private key of --tls-cert")
     parser.add_argument("--import-root", action="append", default=[], metavar="DIR",
                         help="a folder bulk imports (start_import) may read over the wire; repeatable. "
                              "Without it imports answer 403")
@@ -109,7 +113,8 @@ def _index_hosts(args: argparse.Namespace, max_message_bytes: int) -> Any:
     except ImportError as exc:
         logging.getLogger("toolkit.server").warning("gRPC is off (%s); install grpcio and protobuf", exc)
         return None
-    return IndexHosts(args.host, args.port, getattr(args, "index_port_start", None), max_message_bytes)
+    return IndexHosts(args.host, args.port, getattr(args, "index_port_start", None), max_message_bytes,
+                      tls_cert=getattr(args, "tls_cert", None), tls_key=getattr(args, "tls_key", None))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ the reference service) and is reused if an index of that name is created again.
 from __future__ import annotations
 
 import logging
+import ssl
 from typing import Any
 from urllib.parse import quote
 
@@ -34,11 +35,25 @@ def _loopback(bind_host: str) -> str:
     return bind_host
 
 
+def tls_context(cert: str, key: str | None) -> ssl.SSLContext:
+    """A server TLS context for the index ports (ALPN: h2 for gRPC, http/1.1 for REST)."""
+    from ..errors import InvalidArgumentError
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise InvalidArgumentError(f"cannot load the TLS certificate/key: {exc}", path="--tls-cert") from None
+    context.set_alpn_protocols(["h2", "http/1.1"])
+    return context
+
+
 class IndexHosts:
     """Per-index ports for REST + gRPC, in front of an app served on ``bind_host:main_port``."""
 
     def __init__(self, bind_host: str, main_port: int, first_index_port: int | None = None,
-                 max_message_bytes: int = 16_000_000) -> None:
+                 max_message_bytes: int = 16_000_000, tls_cert: str | None = None,
+                 tls_key: str | None = None) -> None:
         self.bind_host = bind_host
         self.main_port = main_port
         self.first_index_port = main_port + 1 if first_index_port is None else first_index_port
@@ -47,6 +62,7 @@ class IndexHosts:
         self.ports: IndexPorts | None = None
         self._grpc: Any = None
         self.grpc_port: int | None = None
+        self.ssl_context = None if tls_cert is None else tls_context(tls_cert, tls_key)
 
     # -- lifecycle (called by the app's lifespan) -------------------------------------------------
     def start(self, client: Any, api_key: str | None) -> None:
@@ -63,7 +79,7 @@ class IndexHosts:
                                                  max_message_bytes=self.max_message_bytes)
         self._grpc.start()
         self.ports = IndexPorts(self.bind_host, self.first_index_port, (_loopback(self.bind_host), self.main_port),
-                                ("127.0.0.1", self.grpc_port), self.map)
+                                ("127.0.0.1", self.grpc_port), self.map, ssl_context=self.ssl_context)
         names = [m.name for m in client.list_indexes()]
         for name in names:  # a persistent store's indexes get their ports at once
             self.ports.port_of(name)

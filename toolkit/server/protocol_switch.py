@@ -14,6 +14,11 @@ Before it forwards a byte it records ``its outgoing local port -> index name`` i
 ``PortMap``; the gRPC servicer and the REST middleware look the peer's port up there to learn
 the index (a peer they do not know gets a clean error). Connections are capped, a client that
 sends nothing times out, and a client that disconnects mid-stream just closes both sides.
+
+TLS. The front peeks (``MSG_PEEK``) rather than reads, so a TLS ClientHello can still be handed
+to a TLS handshake: with ``--tls-cert/--tls-key`` an index port also accepts TLS (ALPN ``h2``
+for gRPC, ``http/1.1`` for REST) and routes the decrypted stream the same way. That serves
+SDKs whose gRPC client always dials TLS (trust the certificate's CA, e.g. ``SSL_CERT_FILE``).
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 import threading
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable
 
 logger = logging.getLogger("toolkit.server.ports")
 
@@ -105,15 +111,16 @@ class IndexPorts:
 
     def __init__(self, bind_host: str, first_port: int, http_target: tuple[str, int],
                  grpc_target: tuple[str, int], port_map: PortMap,
-                 max_connections: int = MAX_CONNECTIONS) -> None:
+                 max_connections: int = MAX_CONNECTIONS, ssl_context: ssl.SSLContext | None = None) -> None:
         self.bind_host = bind_host
         self.first_port = first_port
         self.http_target = http_target
         self.grpc_target = grpc_target
         self.map = port_map
         self.max_connections = max_connections
+        self.ssl_context = ssl_context
         self._ports: dict[str, int] = {}
-        self._servers: dict[str, asyncio.base_events.Server] = {}
+        self._servers: dict[str, tuple[socket.socket, asyncio.Task[Any]]] = {}
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="toolkit-index-ports", daemon=True)
@@ -174,52 +181,115 @@ class IndexPorts:
         if tasks:
             await asyncio.wait(tasks, timeout=2)
 
-    async def _stop(self, server: asyncio.base_events.Server) -> None:
-        server.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(server.wait_closed(), 2)
+    async def _stop(self, server: tuple[socket.socket, asyncio.Task[Any]]) -> None:
+        listener, task = server
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(task, 2)
+        listener.close()
 
     async def _open(self, name: str) -> int:
-        handler = self._make_handler(name)
         used = set(self._ports.values())
         candidates = [p for p in range(self.first_port, self.first_port + PORT_SCAN) if p not in used]
         if self.first_port == 0:
             candidates = [0]
+        family = socket.AF_INET6 if ":" in self.bind_host else socket.AF_INET
         last: OSError | None = None
         for port in candidates:
+            listener = socket.socket(family, socket.SOCK_STREAM)
             try:
-                server = await asyncio.start_server(handler, self.bind_host, port, reuse_address=True,
-                                                    limit=CHUNK, backlog=256)
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listener.bind((self.bind_host, port))
+                listener.listen(256)
+                listener.setblocking(False)
             except OSError as exc:
+                listener.close()
                 last = exc
                 continue
-            self._servers[name] = server
-            bound = server.sockets[0].getsockname()[1]
-            logger.info("index %r: REST and gRPC on %s:%d", name, self.bind_host, bound)
-            return int(bound)
+            bound = int(listener.getsockname()[1])
+            self._servers[name] = (listener, self._loop.create_task(self._accept(name, listener)))
+            logger.info("index %r: REST and gRPC on %s:%d%s", name, self.bind_host, bound,
+                        " (TLS accepted too)" if self.ssl_context is not None else "")
+            return bound
         raise OSError(f"no free port for index {name!r} from {self.first_port}: {last}")
 
-    def _make_handler(self, name: str) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _accept(self, name: str, listener: socket.socket) -> None:
+        while True:
+            try:
+                sock, _ = await self._loop.sock_accept(listener)
+            except asyncio.CancelledError:
+                raise
+            except OSError as exc:  # e.g. out of file descriptors: back off, keep serving
+                logger.warning("index %r: accept failed: %s", name, exc)
+                await asyncio.sleep(0.05)
+                continue
             if self.connections >= self.max_connections:
                 logger.warning("index %r: connection refused, %d open", name, self.connections)
-                await _close(writer)
-                return
-            self.connections += 1
-            task = asyncio.current_task()
-            if task is not None:
-                self._tasks.add(task)
-            try:
-                await self._serve(name, reader, writer)
-            except asyncio.CancelledError:
-                pass  # the server is stopping
-            finally:
-                self.connections -= 1
-                if task is not None:
-                    self._tasks.discard(task)
-                await _close(writer)
+                sock.close()
+                continue
+            task = self._loop.create_task(self._connection(name, sock))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-        return handle
+    async def _peek(self, sock: socket.socket) -> bytes:
+        """The first bytes of a connection, left unread (MSG_PEEK); b"" on EOF or timeout."""
+        deadline = self._loop.time() + FIRST_BYTES_TIMEOUT
+        while True:
+            ready = self._loop.create_future()
+            self._loop.add_reader(sock.fileno(), lambda: ready.done() or ready.set_result(None))
+            try:
+                await asyncio.wait_for(ready, max(0.0, deadline - self._loop.time()))
+            except asyncio.TimeoutError:
+                return b""
+            finally:
+                self._loop.remove_reader(sock.fileno())
+            try:
+                data = sock.recv(len(PREFACE), socket.MSG_PEEK)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return b""
+            if not data or len(data) >= 3:
+                return data
+            await asyncio.sleep(0.005)  # fewer than 3 bytes so far: wait for more
+
+    async def _connection(self, name: str, sock: socket.socket) -> None:
+        self.connections += 1
+        writer: asyncio.StreamWriter | None = None
+        try:
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            first = await self._peek(sock)
+            if not first:
+                return
+            tls = first[:1] == b"\x16"  # a TLS ClientHello
+            if tls and self.ssl_context is None:
+                if not self._warned_tls:
+                    self._warned_tls = True
+                    logger.warning("index %r: a client opened TLS but the server has no --tls-cert. For gRPC pass "
+                                   "grpc_scheme='http' (or set PINECONE_GRPC_SCHEME=http), or start the server "
+                                   "with --tls-cert/--tls-key", name)
+                return
+            reader = asyncio.StreamReader(limit=CHUNK)
+            protocol = asyncio.StreamReaderProtocol(reader)
+            try:
+                transport, _ = await self._loop.connect_accepted_socket(
+                    lambda: protocol, sock, ssl=self.ssl_context if tls else None,
+                    ssl_handshake_timeout=FIRST_BYTES_TIMEOUT if tls else None)
+            except (OSError, ssl.SSLError, asyncio.TimeoutError) as exc:
+                logger.info("index %r: TLS handshake failed: %s", name, exc)
+                return
+            writer = asyncio.StreamWriter(transport, protocol, reader, self._loop)
+            await self._serve(name, reader, writer)
+        except asyncio.CancelledError:
+            pass  # the server is stopping
+        finally:
+            self.connections -= 1
+            if writer is not None:
+                await _close(writer)
+            else:
+                sock.close()
 
     async def _serve(self, name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         first = b""
@@ -231,25 +301,14 @@ class IndexPorts:
                 first += chunk
         except (asyncio.TimeoutError, ConnectionError, OSError):
             return
-        if first[:1] == b"\x16":  # a TLS ClientHello: the client expects https; close, say why once
-            if not self._warned_tls:
-                self._warned_tls = True
-                logger.warning("index %r: a client opened TLS; this server speaks plaintext. For gRPC pass "
-                               "grpc_scheme='http' (or set PINECONE_GRPC_SCHEME=http)", name)
-            return
         target = self.grpc_target if is_http2(first) else self.http_target
         try:
             up_reader, up_writer = await asyncio.open_connection(*target, limit=CHUNK)
         except OSError as exc:
             logger.error("index %r: cannot reach %s:%d: %s", name, *target, exc)
             return
-        sock = up_writer.get_extra_info("socket")
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        client_sock = writer.get_extra_info("socket")
-        if client_sock is not None:
-            with contextlib.suppress(OSError):
-                client_sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with contextlib.suppress(OSError, AttributeError):
+            up_writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         local_port = up_writer.get_extra_info("sockname")[1]
         self.map.add(local_port, name)  # before any byte reaches the target
         try:
