@@ -43,7 +43,7 @@ class BackgroundServer:
             hosts.bind_host, hosts.main_port = host, port
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                                 lifespan="on", timeout_graceful_shutdown=10, server_header=False,
-                                h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES)
+                                h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES, http="h11")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"toolkit-server-{port}", daemon=True)
 

@@ -58,6 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--import-root", action="append", default=[], metavar="DIR",
                         help="a folder bulk imports (start_import) may read over the wire; repeatable. "
                              "Without it imports answer 403")
+    parser.add_argument("--http", choices=["h11", "httptools"], default="h11",
+                        help="HTTP/1.1 parser: h11 (default; caps the request head at 2 MB) or httptools "
+                             "(faster, C; no head cap; needs the httptools package)")
+    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
+                        help="event loop (auto: uvloop when installed, else asyncio)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request")
 
@@ -138,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
     config = uvicorn.Config(
         app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log,
         lifespan="on", timeout_graceful_shutdown=30, server_header=False,
-        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES, http=getattr(args, "http", "h11"),
+        loop=getattr(args, "loop", "auto"),
     )
     server = uvicorn.Server(config)
     server.run()  # handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown
