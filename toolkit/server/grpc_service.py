@@ -17,12 +17,14 @@ from the connection (each index has its own port, as in the reference's local em
 from __future__ import annotations
 
 import hmac
+import itertools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Mapping
 
 import grpc
-from google.protobuf import json_format, struct_pb2
+import numpy as np
+from google.protobuf import struct_pb2
 from google.protobuf.message import DecodeError
 
 from ..errors import InternalError, InvalidArgumentError, ToolkitError, UnauthenticatedError
@@ -40,8 +42,36 @@ Resolver = Callable[[grpc.ServicerContext], Any]  # context -> toolkit Index (ra
 # -- conversion helpers ---------------------------------------------------------------------------
 
 
+def _value(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        return value.string_value
+    if kind == "number_value":
+        return value.number_value
+    if kind == "bool_value":
+        return value.bool_value
+    if kind == "struct_value":
+        return _struct(value.struct_value)
+    if kind == "list_value":
+        return [_value(item) for item in value.list_value.values]
+    return None  # null_value, or unset
+
+
 def _struct(value: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(value)
+    """A google.protobuf.Struct as a plain dict (what the JSON body would have parsed to)."""
+    return {key: _value(item) for key, item in value.fields.items()}
+
+
+def _dense_rows(vectors: Any) -> list[Any] | None:
+    """Every record's dense values as rows of one float32 matrix (one C-level pass), or None when
+    the records' lengths differ (the core then reports the bad one from per-record lists)."""
+    lengths = {len(v.values) for v in vectors}
+    if len(lengths) != 1 or 0 in lengths:
+        return None
+    width = lengths.pop()
+    flat = np.fromiter(itertools.chain.from_iterable(v.values for v in vectors), dtype=np.float32,
+                       count=width * len(vectors))
+    return list(flat.reshape(len(vectors), width))
 
 
 def _to_struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -81,9 +111,12 @@ class VectorService:
     @staticmethod
     def Upsert(req: pb.UpsertRequest, index: Any) -> tuple[Any, dict[str, str]]:
         records = []
+        rows = _dense_rows(req.vectors)
         for i, v in enumerate(req.vectors):
             record: dict[str, Any] = {"id": v.id}
-            if len(v.values):
+            if rows is not None:
+                record["values"] = rows[i]
+            elif len(v.values):
                 record["values"] = list(v.values)
             if v.HasField("sparse_values"):
                 record["sparse_values"] = _sparse_in(v.sparse_values)
