@@ -3,6 +3,7 @@
 # pinecone-io/pinecone-python-client, from a copy you fetched yourself; nothing of it is kept in
 # this project) against `python -m toolkit serve`, on REST, asyncio and gRPC.
 #
+#   . .venv/bin/activate   # the project's environment serves (PYTHON=... to pick another)
 #   bash benchmarks/sdk_compat.sh /path/to/pinecone-python-client [pytest args...]
 #
 # The suite's SDK version must match its tests: the copy used for benchmarks/results/sdk_compat.md
@@ -25,11 +26,13 @@ EC=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
 openssl req -x509 "${EC[@]}" -keyout ca.key -out ca.pem -days 2 -subj "/CN=toolkit test CA" 2>/dev/null
 openssl req "${EC[@]}" -keyout key.pem -out leaf.csr -subj "/CN=127.0.0.1" 2>/dev/null
 openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cert.pem -days 2 -extfile ext.cnf 2>/dev/null
-(cd "$ROOT" && exec python -m toolkit serve --port "$PORT" --log-level warning --api-key local \
+PYTHON=${PYTHON:-python}
+(cd "$ROOT" && exec "$PYTHON" -m toolkit serve --port "$PORT" --log-level warning --api-key local \
    --tls-cert "$WORK/cert.pem" --tls-key "$WORK/key.pem") > "$WORK/server.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null' EXIT
 for _ in $(seq 1 300); do curl -sf -H "Api-Key: local" "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.2; done
+curl -sf -H "Api-Key: local" "http://127.0.0.1:$PORT/health" >/dev/null || { cat "$WORK/server.log"; exit 1; }
 # In scope: everything but hosted services (assistant, admin/org, collections), integrated inference
 # (inference, search) and the preview API.
 FILES=(backups backups_async client client_async data_plane data_plane_async data_plane_extended

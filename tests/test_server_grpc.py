@@ -228,6 +228,9 @@ def test_errors_carry_the_toolkit_status_and_leave_data_unchanged(pcg, url, host
     with pytest.raises(pinecone.errors.PineconeError) as info:
         g.upsert(vectors=[("bad", [1.0, 2.0])], namespace="ns")  # wrong dimension
     assert "dimension" in str(info.value)
+    with pytest.raises(pinecone.errors.PineconeError) as info:  # one bad record rejects the whole request
+        g.upsert(vectors=[("ok", [1.0, 0.0, 0.0]), ("short", [1.0, 0.0])], namespace="ns")
+    assert "vectors[1]" in str(info.value)
     with pytest.raises(pinecone.errors.PineconeError):
         g.query(vector=[1, 0, 0], top_k=0, namespace="ns")
     bad_key = PineconeGRPC(api_key="wrong", host=url, grpc_scheme="http").Index(host=host)
