@@ -290,6 +290,10 @@ def test_malformed_oversized_and_unknown_rpcs_get_clean_statuses(pcg, host):
     assert _raw(host, "Upsert", whole[: len(whole) // 2]) == grpc.StatusCode.INVALID_ARGUMENT
     assert _raw(host, "Upsert", b"\x00" * 20_000_000) == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert _raw(host, "Teleport", b"") == grpc.StatusCode.UNIMPLEMENTED
+    # the SDK sends its deadline (grpc-timeout, in ns); a call whose deadline passed is not run
+    with pytest.raises(pinecone.errors.PineconeTimeoutError):
+        g.upsert(vectors=[("late", [1.0, 0.0, 0.0])], namespace="ns", timeout=0.000001)
+    assert g.query(vector=[1.0, 0.0, 0.0], top_k=1, namespace="ns", timeout=30).matches
     assert _raw(host, "Upsert", whole, metadata=()) == grpc.StatusCode.UNAUTHENTICATED
     over = pb.UpsertRequest(vectors=[pb.Vector(id=f"o{i}", values=[1, 2, 3]) for i in range(1001)]).SerializeToString()
     assert _raw(host, "Upsert", over) == grpc.StatusCode.INVALID_ARGUMENT  # the core's 1000-record limit

@@ -27,7 +27,13 @@ import numpy as np
 from google.protobuf import struct_pb2
 from google.protobuf.message import DecodeError
 
-from ..errors import InternalError, InvalidArgumentError, ToolkitError, UnauthenticatedError
+from ..errors import (
+    DeadlineExceededError,
+    InternalError,
+    InvalidArgumentError,
+    ToolkitError,
+    UnauthenticatedError,
+)
 from .headers import lsn_headers, request_id
 from .proto import db_data_pb2 as pb
 
@@ -311,6 +317,9 @@ def _handler(name: str, resolve: Resolver, api_key: bytes | None) -> grpc.RpcMet
             except (DecodeError, RuntimeWarning) as exc:
                 raise InvalidArgumentError(f"malformed {request_type.__name__} message: {exc}",
                                            path="body") from None
+            remaining = context.time_remaining()
+            if remaining is not None and remaining <= 0:  # nothing is done for a call its client gave up on
+                raise DeadlineExceededError("the call's deadline passed before it could start", path=name)
             index = resolve(context)
             response, headers = method(request, index)
             context.send_initial_metadata((("x-pinecone-request-id", rid), *headers.items()))
