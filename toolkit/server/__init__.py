@@ -11,7 +11,8 @@ From a notebook, serving a client you already hold (in a background thread)::
     ...
     server.stop()
 
-Index hosts are ``http://<host>:<port>/index/<name>`` on the same port (see ``app``).
+Index hosts are ``http://<host>:<index port>``, one port per index serving REST and gRPC
+(``index_hosts``, ``protocol_switch``); the main port also serves ``/index/<name>`` (see ``app``).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ as the index host, scheme included: ``http://127.0.0.1:5080/index/demo``. The SD
 paths to that host verbatim (``.../index/demo/vectors/upsert``), and ``_validate_host`` accepts
 it because ``127.0.0.1`` has dots (``localhost`` works too). The host is built from the
 request's ``Host`` header, so clients get back the address they dialled; ``public_url``
-overrides it (behind a proxy, or when binding 0.0.0.0).
+overrides it (behind a proxy, or when binding 0.0.0.0). With ``index_hosts`` (the CLI's
+default) describe_index returns each index's own port instead, which serves REST and gRPC.
 
 Every handler does its JSON parsing, toolkit call and serialisation in the threadpool; the
 event loop only moves bytes. The toolkit's Client and Index locks make concurrent requests

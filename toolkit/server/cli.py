@@ -4,7 +4,10 @@
 
     from pinecone import Pinecone
     pc = Pinecone(api_key="local", host="http://127.0.0.1:5080")
-    pc.Index(name="demo")      # index hosts: http://127.0.0.1:5080/index/<name>
+    pc.Index(name="demo")      # index host: http://127.0.0.1:<its own port>, REST and gRPC
+
+Each index gets its own port (from --port + 1) that serves REST and gRPC (``PineconeGRPC``); the
+main port also serves every index's REST data plane under /index/<name> (--no-grpc: only that).
 
 Binds 127.0.0.1 by default. Without --api-key any key is accepted (as in the reference
 emulator); with it, requests without that Api-Key get 401. SIGTERM/SIGINT shut down cleanly:
