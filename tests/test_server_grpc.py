@@ -379,3 +379,30 @@ def test_generated_code_is_current(tmp_path):
     for name in ("db_data_pb2_grpc.py", "db_data_pb2.pyi"):
         assert without_versions(fresh_dir / name) == without_versions(committed_dir / name), \
             f"{name} is stale: regenerate it (command in {proto})"
+
+
+TLS_CLIENT = """
+import sys
+from pinecone.grpc import PineconeGRPC
+url, host, key = sys.argv[1:4]
+ix = PineconeGRPC(api_key=key, host=url, grpc_scheme="https").Index(host=host.replace("http://", "https://"))
+ix.upsert(vectors=[("tls-a", [1.0, 0.0, 0.0]), ("tls-b", [0.0, 1.0, 0.0])], namespace="tls")
+print(",".join(m.id for m in ix.query(vector=[1.0, 0.0, 0.0], top_k=2, namespace="tls").matches))
+"""
+
+
+def test_tls_clients_on_the_same_index_port(certificates, url, host):
+    """An SDK that dials gRPC over TLS (the default) works when the server has a certificate."""
+    if certificates is None:
+        pytest.skip("openssl is not installed: no certificate to serve TLS with")
+    ca = certificates[0]
+    proc = subprocess.run([sys.executable, "-c", TLS_CLIENT, url, host, KEY], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "SSL_CERT_FILE": str(ca)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "tls-a,tls-b"
+    https = host.replace("http://", "https://")  # REST over TLS on the same port
+    resp = httpx.post(f"{https}/describe_index_stats", json={}, headers={"Api-Key": KEY},
+                      verify=ssl.create_default_context(cafile=str(ca)))
+    assert resp.status_code == 200 and resp.json()["namespaces"]["tls"]["vectorCount"] == 2
+    with pytest.raises(httpx.ConnectError):  # an untrusted certificate is refused by the client
+        httpx.get(f"{https}/describe_index_stats", headers={"Api-Key": KEY})

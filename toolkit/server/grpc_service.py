@@ -40,6 +40,9 @@ from .proto import db_data_pb2 as pb
 logger = logging.getLogger("toolkit.server.grpc")
 
 SERVICE = "VectorService"
+# gRPC core keeps deadlines at millisecond resolution (a 1 µs grpc-timeout arrives as ~1 ms), and
+# no call is answered in under ~2 ms end to end: a call with less left than this is not started.
+MIN_DEADLINE_SECONDS = 0.002
 _STATUS = {code.value[0]: code for code in grpc.StatusCode}
 
 Resolver = Callable[[grpc.ServicerContext], Any]  # context -> toolkit Index (raises ToolkitError)
@@ -318,7 +321,7 @@ def _handler(name: str, resolve: Resolver, api_key: bytes | None) -> grpc.RpcMet
                 raise InvalidArgumentError(f"malformed {request_type.__name__} message: {exc}",
                                            path="body") from None
             remaining = context.time_remaining()
-            if remaining is not None and remaining <= 0:  # nothing is done for a call its client gave up on
+            if remaining is not None and remaining <= MIN_DEADLINE_SECONDS:  # its client gives up before an answer
                 raise DeadlineExceededError("the call's deadline passed before it could start", path=name)
             index = resolve(context)
             response, headers = method(request, index)

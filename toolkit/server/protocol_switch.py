@@ -101,6 +101,15 @@ async def _close(writer: asyncio.StreamWriter) -> None:
         await asyncio.wait_for(writer.wait_closed(), 2)
 
 
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop when installed (the splice is all loop work), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class IndexPorts:
     """Open and serve index ports on a background event-loop thread.
 
@@ -122,7 +131,7 @@ class IndexPorts:
         self._ports: dict[str, int] = {}
         self._servers: dict[str, tuple[socket.socket, asyncio.Task[Any]]] = {}
         self._lock = threading.Lock()
-        self._loop = asyncio.new_event_loop()
+        self._loop = _new_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="toolkit-index-ports", daemon=True)
         self._thread.start()
         self.connections = 0
