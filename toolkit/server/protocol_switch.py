@@ -120,7 +120,8 @@ class IndexPorts:
 
     def __init__(self, bind_host: str, first_port: int, http_target: tuple[str, int],
                  grpc_target: tuple[str, int], port_map: PortMap,
-                 max_connections: int = MAX_CONNECTIONS, ssl_context: ssl.SSLContext | None = None) -> None:
+                 max_connections: int = MAX_CONNECTIONS, ssl_context: ssl.SSLContext | None = None,
+                 first_bytes_timeout: float = FIRST_BYTES_TIMEOUT) -> None:
         self.bind_host = bind_host
         self.first_port = first_port
         self.http_target = http_target
@@ -128,6 +129,7 @@ class IndexPorts:
         self.map = port_map
         self.max_connections = max_connections
         self.ssl_context = ssl_context
+        self.first_bytes_timeout = first_bytes_timeout
         self._ports: dict[str, int] = {}
         self._servers: dict[str, tuple[socket.socket, asyncio.Task[Any]]] = {}
         self._lock = threading.Lock()
@@ -242,7 +244,7 @@ class IndexPorts:
 
     async def _peek(self, sock: socket.socket) -> bytes:
         """The first bytes of a connection, left unread (MSG_PEEK); b"" on EOF or timeout."""
-        deadline = self._loop.time() + FIRST_BYTES_TIMEOUT
+        deadline = self._loop.time() + self.first_bytes_timeout
         while True:
             ready = self._loop.create_future()
             self._loop.add_reader(sock.fileno(), lambda: ready.done() or ready.set_result(None))
@@ -285,7 +287,7 @@ class IndexPorts:
             try:
                 transport, _ = await self._loop.connect_accepted_socket(
                     lambda: protocol, sock, ssl=self.ssl_context if tls else None,
-                    ssl_handshake_timeout=FIRST_BYTES_TIMEOUT if tls else None)
+                    ssl_handshake_timeout=self.first_bytes_timeout if tls else None)
             except (OSError, ssl.SSLError, asyncio.TimeoutError) as exc:
                 logger.info("index %r: TLS handshake failed: %s", name, exc)
                 return
@@ -304,7 +306,7 @@ class IndexPorts:
         first = b""
         try:
             while len(first) < 3:
-                chunk = await asyncio.wait_for(reader.read(CHUNK), FIRST_BYTES_TIMEOUT)
+                chunk = await asyncio.wait_for(reader.read(CHUNK), self.first_bytes_timeout)
                 if not chunk:
                     return  # closed before saying anything
                 first += chunk
