@@ -143,3 +143,39 @@ def test_delete_namespace_answers_a_json_body():
         seed(http)
         resp = http.delete(f"{D}/namespaces/ns")
         assert resp.status_code == 202 and resp.json() == {}
+
+
+def test_created_namespace_survives_a_reopen_and_takes_no_lsn(tmp_path):
+    tk = toolkit.Client(str(tmp_path / "db"))
+    tk.create_index(name="idx", dimension=2, metric="cosine")
+    ix = tk.Index("idx")
+    assert ix.create_namespace("fresh").record_count == 0
+    assert ix.lsns("fresh") == (0, 0)
+    with pytest.raises(toolkit.errors.AlreadyExistsError):
+        ix.create_namespace("fresh")
+    tk.close()
+    reopened = toolkit.Client(str(tmp_path / "db"))
+    ix = reopened.Index("idx")
+    assert ix.describe_namespace("fresh").record_count == 0
+    ix.upsert([("a", [1.0, 0.0])], namespace="fresh")  # the first write to it takes LSN 1
+    assert ix.lsns("fresh") == (1, 1)
+    reopened.close()
+
+
+def test_fetch_by_metadata_without_a_filter_pages_every_record_in_id_order():
+    tk = toolkit.Client()
+    tk.create_index(name="idx", dimension=2, metric="cosine")
+    ix = tk.Index("idx")
+    ix.upsert([(f"r{i:02d}", [1.0, float(i)], {"i": i}) for i in range(7)], namespace="ns")
+    ix.delete(ids=["r03"], namespace="ns")
+    pages, token = [], None
+    while True:
+        page = ix.fetch_by_metadata(namespace="ns", limit=3, pagination_token=token)
+        pages.append(list(page.vectors))
+        assert page.usage.read_units >= 1 and page.max_indexed_lsn == 2
+        if page.pagination is None:
+            break
+        token = page.pagination.next
+    assert pages == [["r00", "r01", "r02"], ["r04", "r05", "r06"]]
+    assert ix.fetch_by_metadata(namespace="nope").vectors == {}
+    assert list(ix.fetch_by_metadata(filter={"i": {"$gte": 5}}, namespace="ns").vectors) == ["r05", "r06"]

@@ -22,7 +22,7 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, AsyncIterator, Callable, Iterable, Mapping
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
@@ -456,7 +456,7 @@ def create_app(
         Route(f"{d}/records/namespaces/{{ns:path}}", _unsupported("integrated records (upsert_records/search)"),
               methods=["POST"]),
     ]
-    routes += routes_more.routes(routes_more.MoreHandlers(client, import_roots), route, DATA_PREFIX)
+    routes += routes_more.routes(routes_more.MoreHandlers(client, tuple(import_roots)), route, DATA_PREFIX)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -475,7 +475,7 @@ def create_app(
         return response
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if config.api_key is None:
             logger.warning("no --api-key given: Api-Key headers are ignored and every request is served "
                            "(like the reference emulator)")

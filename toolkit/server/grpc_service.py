@@ -289,7 +289,7 @@ class VectorService:
         return out, lsn_headers(*index.lsns(req.name))
 
 
-REQUESTS: dict[str, type] = {
+REQUESTS: dict[str, Any] = {  # generated message classes (protobuf ships no types)
     "Upsert": pb.UpsertRequest, "Query": pb.QueryRequest, "Fetch": pb.FetchRequest,
     "FetchByMetadata": pb.FetchByMetadataRequest, "Update": pb.UpdateRequest, "Delete": pb.DeleteRequest,
     "List": pb.ListRequest, "DescribeIndexStats": pb.DescribeIndexStatsRequest,

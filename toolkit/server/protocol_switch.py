@@ -246,8 +246,8 @@ class IndexPorts:
         """The first bytes of a connection, left unread (MSG_PEEK); b"" on EOF or timeout."""
         deadline = self._loop.time() + self.first_bytes_timeout
         while True:
-            ready = self._loop.create_future()
-            self._loop.add_reader(sock.fileno(), lambda: ready.done() or ready.set_result(None))
+            ready: asyncio.Future[None] = self._loop.create_future()
+            self._loop.add_reader(sock.fileno(), _wake, ready)
             try:
                 await asyncio.wait_for(ready, max(0.0, deadline - self._loop.time()))
             except asyncio.TimeoutError:
@@ -328,3 +328,9 @@ class IndexPorts:
         finally:
             await _close(up_writer)
             self.map.remove(local_port)
+
+
+def _wake(ready: asyncio.Future[None]) -> None:
+    """Resolve a reader's future once (the socket may be readable again before the waiter runs)."""
+    if not ready.done():
+        ready.set_result(None)
