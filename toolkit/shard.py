@@ -339,8 +339,11 @@ class LocalShard:
 
     def fetch_matching(self, namespace: str, compiled: Filter | None, after: str | None, limit: int, *,
                        negation_requires_field: bool) -> Read[tuple[dict[str, tuple[Rows, int]], bool]] | None:
-        """Return the live rows of up to ``limit`` matching ids after ``after`` in id order, and whether
-        more remain, from one view (None: no namespace)."""
+        """Return one page of matching records: their live rows and whether more remain (None: no namespace).
+
+        The page is the first ``limit`` ids after ``after`` (bytewise order) whose metadata
+        matches ``compiled`` (None: every record), all read from one view.
+        """
         view = self.view(namespace)
         if view is None:
             return None
