@@ -32,6 +32,8 @@ CALLS = [
     ("query_namespaces", lambda ix, **kw: ix.query_namespaces(vector=[1.0, 0.0], namespaces=["__default__"],
                                                               metric="euclidean", **kw)),
     ("list_imports", lambda ix, **kw: ix.list_imports(**kw)),
+    ("create_namespace", lambda ix, **kw: ix.create_namespace("fresh", **kw)),
+    ("fetch_by_metadata", lambda ix, **kw: ix.fetch_by_metadata(filter={"x": 1}, **kw)),
 ]
 
 

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from . import cost
 from .engine import SlabBuilder
 from .engine_config import EngineConfig, check_engine
-from .errors import InvalidArgumentError, NotFoundError
+from .errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from .deletes import DeleteResponse, check_ids, check_limit, choose
 from .documents import compile_document_filter, compile_where_document, document_field
 from .filters import And, Filter
@@ -42,6 +42,7 @@ from .records import (
 )
 from .responses import (
     DescribeIndexStatsResponse,
+    FetchByMetadataResponse,
     FetchResponse,
     ListItem,
     ListNamespacesResponse,
@@ -910,6 +911,54 @@ class Index:
         self._record("delete", ns_name, started, write_units=units, records=len(chosen), lsn=done.lsn)
         return DeleteResponse(len(chosen), done.lsn, Usage(write_units=units), list(chosen))
 
+    # -- server parity (issue #11): namespace creation and fetch by metadata --------------------
+    def create_namespace(self, name: str, schema: Mapping[str, Any] | None = None,
+                         **options: Any) -> NamespaceDescription:
+        """Create an empty namespace; an existing one is AlreadyExists (409).
+
+        ``schema`` (``{"fields": {name: {"filterable": true}}}``) is checked and accepted; the
+        toolkit filters on every metadata field, so it changes nothing.
+        """
+        check_options("create_namespace", options)
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError("a namespace name must be a non-empty string", path="name")
+        if schema is not None:
+            fields = schema.get("fields") if isinstance(schema, Mapping) else None
+            if not isinstance(fields, Mapping):
+                raise InvalidArgumentError('schema must be {"fields": {name: {"filterable": true}}}', path="schema")
+            for field_name, props in fields.items():
+                if not isinstance(props, Mapping) or not isinstance(props.get("filterable", True), bool):
+                    raise InvalidArgumentError('must be {"filterable": true|false}',
+                                               path=f"schema.fields.{field_name}")
+        ns_name = canonical_namespace(name)
+        if not self._shard.create_namespace(ns_name):  # raises on a read-only client
+            raise AlreadyExistsError(f"namespace {ns_name!r} already exists in index {self.name!r}", path="name")
+        return NamespaceDescription(ns_name, 0)
+
+    def fetch_by_metadata(self, filter: Mapping[str, Any] | None = None, namespace: str | None = None,
+                          limit: int | None = None, pagination_token: str | None = None,
+                          **options: Any) -> FetchByMetadataResponse:
+        """Return one page (``limit``, default 100, at most 1000) of the records whose metadata matches.
+
+        Pages are in id order; the returned ``pagination.next`` resumes after the last id.
+        """
+        check_options("fetch_by_metadata", options)
+        started = time.perf_counter()
+        ns_name = canonical_namespace(namespace)
+        compiled = self._compile(filter)
+        limit = self._check_limit(limit)
+        if limit > MAX_IDS_PER_REQUEST:
+            raise InvalidArgumentError(f"limit must be at most {MAX_IDS_PER_REQUEST}, got {limit}", path="limit")
+        after = None if pagination_token is None else decode_token(pagination_token, None)
+        read = self._shard.fetch_matching(ns_name, compiled, after, limit,
+                                          negation_requires_field=self.settings.negation_requires_field)
+        found, more = ({}, False) if read is None else read.value
+        vectors = {record_id: self._vector(record_id, rows, row) for record_id, (rows, row) in found.items()}
+        lsn = 0 if read is None else read.max_indexed_lsn
+        units = cost.fetch_read_units(len(vectors))
+        self._record("fetch", ns_name, started, read_units=units, read_units_reported=units, records=len(vectors))
+        pagination = Pagination(encode_token(next(reversed(vectors)), None)) if more and vectors else None
+        return FetchByMetadataResponse(vectors, ns_name, Usage(read_units=units), lsn, pagination)
 
 def _stored_values(rows: Rows, row: int) -> tuple[list[float], SparseValues | None]:
     """Return a stored row's dense values (``[]`` on a sparse index) and sparse values, as responses carry them."""

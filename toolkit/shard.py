@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from bisect import bisect_right
 import threading
 import time
 from dataclasses import dataclass, field
@@ -104,6 +105,11 @@ class Shard(Protocol):
                   ) -> Read[tuple[list[str], bool]] | None: ...
 
     def counts(self) -> dict[str, int]: ...
+
+    def create_namespace(self, namespace: str) -> bool: ...
+
+    def fetch_matching(self, namespace: str, compiled: Filter | None, after: str | None, limit: int, *,
+                       negation_requires_field: bool) -> Read[tuple[dict[str, tuple[Rows, int]], bool]] | None: ...
 
     def drop_namespace(self, namespace: str) -> int | None: ...
 
@@ -224,6 +230,17 @@ class LocalShard:
         if committed.journal is not None and committed.ticket is not None:
             committed.journal.sync(committed.ticket)
 
+    def create_namespace(self, namespace: str) -> bool:
+        """Create an empty namespace and its storage; return False (and change nothing) if it exists.
+
+        It takes no LSN (no record is written); storage keeps the empty namespace across a reopen.
+        """
+        with self._write:
+            if namespace in self._entries:
+                return False
+            self._adopt(self._new_namespace(namespace), self._journal.open_namespace(namespace))  # may refuse
+            return True
+
     def drop_namespace(self, namespace: str) -> int | None:
         """Delete a namespace and its storage; return its live record count (None: no such namespace)."""
         with self._write:
@@ -319,6 +336,25 @@ class LocalShard:
         """Return the live row of each existing id (None: no namespace)."""
         view = self.view(namespace)
         return None if view is None else Read(view.find(ids), view.max_indexed_lsn, view.total_bytes)
+
+    def fetch_matching(self, namespace: str, compiled: Filter | None, after: str | None, limit: int, *,
+                       negation_requires_field: bool) -> Read[tuple[dict[str, tuple[Rows, int]], bool]] | None:
+        """Return one page of matching records: their live rows and whether more remain (None: no namespace).
+
+        The page is the first ``limit`` ids after ``after`` (bytewise order) whose metadata
+        matches ``compiled`` (None: every record), all read from one view.
+        """
+        view = self.view(namespace)
+        if view is None:
+            return None
+        if compiled is None or compiled.matches_all:
+            page, more = view.list_page("", after, limit)
+        else:
+            ids = sorted(view.matching_ids(compiled, negation_requires_field))
+            start = 0 if after is None else bisect_right(ids, after)
+            page, more = ids[start : start + limit], start + limit < len(ids)
+        found = view.find(page)
+        return Read(({i: found[i] for i in page if i in found}, more), view.max_indexed_lsn, view.total_bytes)
 
     def list_page(self, namespace: str, prefix: str, after: str | None, limit: int
                   ) -> Read[tuple[list[str], bool]] | None:
