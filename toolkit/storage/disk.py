@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import numpy as np
 
-from ..errors import DataLossError, InternalError, InvalidArgumentError, NotFoundError
+from ..errors import DataLossError, FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError
 from ..lsn import Lsn
 from .backups import DiskBackups
 from .config import config_from_dict, config_to_dict, plain
@@ -83,24 +83,54 @@ class DiskStorage(MemoryStorage):
         self.read_only = read_only
         self._lock: FolderLock | None = None
         self._stores: list[IndexStore] = []
-        if self.root.exists() and not self.root.is_dir():
-            raise InvalidArgumentError(f"{str(self.root)!r} is a file; a database is a folder", path="path")
-        if read_only:
-            if not (self.root / FORMAT_FILE).is_file():
-                raise NotFoundError(f"no toolkit database at {str(self.root)!r} to open read-only", path="path")
-        else:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self._lock = FolderLock(self.root)
-            try:
-                self._prepare_folder()
-            except BaseException:
-                self._lock.release()
-                raise
-        info = read_checked_json(self.root / FORMAT_FILE)
-        if info.get("format") != FORMAT:
-            raise InvalidArgumentError(f"{self.root} holds format {info.get('format')!r}, expected {FORMAT!r}",
-                                       path="path")
+        if not str(path):
+            raise InvalidArgumentError("path is empty; give the database folder (None: in memory)", path="path")
+        try:
+            self._open(read_only)
+        except BaseException:
+            self._release_lock()
+            raise
         self.backups = DiskBackups(self.root / "backups", self)
+
+    def _open(self, read_only: bool) -> None:
+        """Check the folder, then (writer) lock and prepare it; write nothing into a folder refused."""
+        try:
+            if self.root.exists() and not self.root.is_dir():
+                raise InvalidArgumentError(f"{str(self.root)!r} is a file; a database is a folder", path="path")
+            if read_only:
+                if not (self.root / FORMAT_FILE).is_file():
+                    raise NotFoundError(f"no toolkit database at {str(self.root)!r} to open read-only", path="path")
+            else:
+                self._refuse_foreign_folder()
+                self.root.mkdir(parents=True, exist_ok=True)
+                self._lock = FolderLock(self.root)
+                self._prepare_folder()
+            info = read_checked_json(self.root / FORMAT_FILE)
+        except OSError as exc:  # a permission, a /proc folder, a full disk: never a raw OS error
+            raise FailedPreconditionError(
+                f"cannot open the database folder {str(self.root)!r}: {exc.strerror or exc}"
+                + (f" ({exc.filename})" if exc.filename else ""), path="path") from None
+        if not isinstance(info, dict) or info.get("format") != FORMAT:
+            got = info.get("format") if isinstance(info, dict) else info
+            raise InvalidArgumentError(f"{self.root} holds format {got!r}, expected {FORMAT!r}", path="path")
+
+    def _refuse_foreign_folder(self) -> None:
+        """Refuse an existing folder that holds files but no database, before the lock is taken."""
+        if not self.root.is_dir() or (self.root / FORMAT_FILE).exists():
+            return
+        others = [p.name for p in self.root.iterdir() if p.name not in (LOCK_FILE, f".{FORMAT_FILE}.tmp")]
+        if "indexes" in others and (self.root / "indexes").is_dir():
+            raise DataLossError(f"missing file {self.root / FORMAT_FILE}: the folder holds indexes/ but no "
+                                "format marker")
+        if others:
+            raise InvalidArgumentError(
+                f"{str(self.root)!r} is not empty and is not a toolkit database (found {sorted(others)[:5]})",
+                path="path")
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _prepare_folder(self) -> None:
         marker = self.root / FORMAT_FILE
@@ -124,7 +154,27 @@ class DiskStorage(MemoryStorage):
 
     # -- client seams ------------------------------------------------------------------------
     def load(self, client: Any) -> None:
-        """Restore every stored index into ``client``: slabs, masks, then the log tail."""
+        """Restore every stored index into ``client``: slabs, masks, then the log tail.
+
+        A failed load leaves nothing open: the builders started so far are stopped, the logs
+        closed and the folder lock released, so the folder can be repaired and opened again.
+        """
+        try:
+            self._load_all(client)
+        except BaseException as exc:
+            for index in list(client._indexes.values()):
+                index._stop_builder()
+            for store in self._stores:
+                store.close()
+            self._stores.clear()
+            self._release_lock()
+            if isinstance(exc, FileNotFoundError):
+                raise DataLossError(f"missing file {exc.filename}") from None
+            if isinstance(exc, OSError):
+                raise DataLossError(f"cannot read {exc.filename or self.root}: {exc.strerror or exc}") from None
+            raise
+
+    def _load_all(self, client: Any) -> None:
         folder = self.root / "indexes"
         for index_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
             loaded = self._retrying(lambda d=index_dir: self._load_index(client, d))
@@ -161,8 +211,9 @@ class DiskStorage(MemoryStorage):
         config = config_from_dict(info["config"])
         index = Index(config, client.settings, client.builders())
         store = IndexStore(self, index, index_dir, info["meta"])
+        listed = info.get("namespaces")  # absent in folders written before the list existed
         try:
-            store.recover()
+            store.recover(None if listed is None else set(listed))
         except BaseException:
             self._stores.remove(store)
             store.close()
@@ -184,7 +235,7 @@ class DiskStorage(MemoryStorage):
         tmp = self.root / "indexes" / f".tmp-{index.name}"
         remove_tree(tmp)
         (tmp / "namespaces").mkdir(parents=True)
-        write_checked_json(tmp / INDEX_FILE, _index_info(index, meta))
+        write_checked_json(tmp / INDEX_FILE, _index_info(index, meta, []))
         fsync_dir(tmp / "namespaces")
         fsync_dir(tmp)
         os.replace(tmp, final)
@@ -195,7 +246,7 @@ class DiskStorage(MemoryStorage):
     def meta_changed(self, index: Index, meta: Mapping[str, Any]) -> None:
         self.check_writable()
         store = self.journal_for(index)
-        write_checked_json(store.directory / INDEX_FILE, _index_info(index, meta))
+        write_checked_json(store.directory / INDEX_FILE, _index_info(index, meta, store.ns_dirs))
         store.meta = dict(meta)
 
     def index_deleted(self, index: Index) -> None:
@@ -220,15 +271,16 @@ class DiskStorage(MemoryStorage):
             if not self.read_only:
                 with store.index._lock:
                     store.save_config_if_changed()  # e.g. rebuild(engine=...) of an index without slabs
+                    store.record_high_water()
             store.close()
         self._stores.clear()
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+        self._release_lock()
 
 
-def _index_info(index: Index, meta: Mapping[str, Any]) -> dict[str, Any]:
-    return {"format": "toolkit.index/1", "config": config_to_dict(index.config), "meta": plain(meta)}
+def _index_info(index: Index, meta: Mapping[str, Any], namespaces: Iterable[str]) -> dict[str, Any]:
+    # "namespaces" lists the namespace folders that must exist, so a vanished one is named at open
+    return {"format": "toolkit.index/1", "config": config_to_dict(index.config), "meta": plain(meta),
+            "namespaces": sorted(namespaces)}
 
 
 class IndexStore:
@@ -244,7 +296,13 @@ class IndexStore:
         self._restoring = False
         self._next_ns = 1
         self._namespace_stores: dict[int, NamespaceStore] = {}  # id(namespace) -> its store
+        self.ns_dirs: set[str] = set()  # the namespace folders index.json lists
         storage._stores.append(self)
+
+    def write_index_file(self) -> None:
+        """Replace index.json (config, meta and the list of namespace folders)."""
+        write_checked_json(self.directory / INDEX_FILE, _index_info(self.index, self.meta, self.ns_dirs))
+        self.saved_config = self.index.config
 
     # -- Journal -------------------------------------------------------------------------------
     def attach(self, ns: Namespace) -> None:
@@ -263,6 +321,8 @@ class IndexStore:
             fsync_dir(directory)
         os.replace(tmp, self.ns_root / name)
         fsync_dir(self.ns_root)
+        self.ns_dirs.add(name)
+        self.write_index_file()  # before any write to it is acknowledged
         directory = self.ns_root / name
         self._adopt(ns, NamespaceStore(self, directory, manifest, NamespaceLog(directory / "log", []), {}))
 
@@ -283,6 +343,8 @@ class IndexStore:
         if store is not None:
             ns.on_slabs_changed = None
             store.close()
+            self.ns_dirs.discard(store.directory.name)
+            self.write_index_file()  # unlisted first: a crash before the trash leaves a folder open ignores
             self.storage.trash(store.directory)
 
     def _adopt(self, ns: Namespace, store: NamespaceStore) -> None:
@@ -291,15 +353,33 @@ class IndexStore:
         ns.on_slabs_changed = store.slabs_changed  # the namespace's persistence hook
 
     # -- recovery ------------------------------------------------------------------------------
-    def recover(self) -> None:
-        """Restore every namespace of the index from its directory."""
+    def recover(self, listed: set[str] | None = None) -> None:
+        """Restore every namespace of the index from its directory.
+
+        ``listed``: the namespace folders index.json names; a missing one is data loss, an
+        unlisted one is what a crash left of a namespace being created or deleted.
+        """
         writer = not self.storage.read_only
+        if not self.ns_root.is_dir():
+            raise DataLossError(f"missing namespaces folder {self.ns_root}")
         dirs = sorted(p for p in self.ns_root.iterdir() if p.is_dir() and not p.name.startswith("."))
         if writer:
             for leftover in self.ns_root.glob(".tmp-*"):
                 remove_tree(leftover)
         numbers = [int(p.name) for p in dirs if p.name.isdigit()]
         self._next_ns = max(numbers, default=0) + 1
+        if listed is not None:
+            missing = sorted(listed - {p.name for p in dirs})
+            if missing:
+                raise DataLossError(f"namespace folders {missing} listed in {self.directory / INDEX_FILE} are "
+                                    f"missing from {self.ns_root}; their records are lost")
+            for extra in (p for p in dirs if p.name not in listed):
+                if writer:
+                    log.warning("removing %s: a namespace folder no index file lists (a crash during "
+                                "create or delete namespace)", extra)
+                    self.storage.trash(extra)
+            dirs = [p for p in dirs if p.name in listed]
+        self.ns_dirs = {p.name for p in dirs}
         with self.index._lock:  # replayed flushes may start the merge worker, which commits under this lock
             for ns_dir in dirs:
                 self._recover_namespace(ns_dir, writer)
@@ -324,11 +404,23 @@ class IndexStore:
         finally:
             self._restoring = False
         ns.restore(slabs, Lsn(checkpoint))
+        torn: list[Path] = []
         records, segments = read_log(ns_dir / "log", checkpoint, repair=writer, namespace=manifest["name"],
-                                     quiet_tail=not writer)
+                                     quiet_tail=not writer, torn=torn)
         for lsn, op, payload in records:
             apply_op(ns, Lsn(lsn), op, payload)
         ns.last_lsn = Lsn(records[-1][0] if records else checkpoint)
+        durable = int(manifest.get("durable_lsn", 0))
+        if ns.last_lsn < durable and torn:  # a crash cut the tail (already warned): the log is the truth
+            durable = int(ns.last_lsn)
+            if writer:
+                manifest = {**manifest, "durable_lsn": durable}
+                write_checked_json(ns_dir / MANIFEST, manifest)
+        if ns.last_lsn < durable:
+            raise DataLossError(
+                f"the request log of namespace {manifest['name']!r} ends at LSN {int(ns.last_lsn)}, but "
+                f"{ns_dir / MANIFEST} recorded LSN {durable} as durable: log segments in {ns_dir / 'log'} "
+                "were deleted or cut short")
         if not writer:
             # The writer replaces MANIFEST before it deletes the slabs and log segments it no
             # longer needs, so if the manifest is unchanged, everything read above was consistent.
@@ -352,18 +444,24 @@ class IndexStore:
     def save_config_if_changed(self) -> None:
         """Rewrite index.json when the index's config changed (e.g. a rebuild with another engine)."""
         if self.index.config is not self.saved_config:
-            write_checked_json(self.directory / INDEX_FILE, _index_info(self.index, self.meta))
+            self.write_index_file()
             self.saved_config = self.index.config
 
     def close(self) -> None:
         for store in self._namespace_stores.values():
             store.close()
 
+    def record_high_water(self) -> None:
+        for store in self._namespace_stores.values():
+            store.record_high_water()
+
 
 def _manifest(name: str, checkpoint: int, generation: int, next_slab: int, slabs: list[dict[str, Any]],
-              masks: dict[str, Any] | None) -> dict[str, Any]:
+              masks: dict[str, Any] | None, durable: int = 0) -> dict[str, Any]:
+    # durable_lsn: every record up to it was on disk when this manifest was written (a high-water
+    # mark, written at checkpoints and clean closes only), so a log that ends before it lost records
     return {"format": MANIFEST_FORMAT, "name": name, "checkpoint_lsn": checkpoint, "generation": generation,
-            "next_slab": next_slab, "slabs": slabs, "masks": masks}
+            "next_slab": next_slab, "slabs": slabs, "masks": masks, "durable_lsn": max(durable, checkpoint)}
 
 
 def _apply_masks(path: Path, crc: int, entries: list[dict[str, Any]], slabs: list[Slab]) -> None:
@@ -396,6 +494,8 @@ class NamespaceStore:
         self.checkpoint_lsn = int(manifest["checkpoint_lsn"])
         self.generation = int(manifest["generation"])
         self.masks_file: str | None = manifest["masks"]["file"] if manifest["masks"] else None
+        self.durable_lsn = int(manifest.get("durable_lsn", 0))
+        self.manifest = dict(manifest)  # as last written
         existing = [int(p.name) for p in (directory / "slabs").iterdir() if p.name.isdigit()]
         self._next_slab = max([int(manifest["next_slab"]), *(n + 1 for n in existing)])
         # slab.number -> (directory name, rows, index, CRC of SLAB.json): reused while rows and index are the same
@@ -463,9 +563,11 @@ class NamespaceStore:
             checkpoint = max(self.checkpoint_lsn, int(ns.max_indexed_lsn))
         else:
             checkpoint = self.checkpoint_lsn
-        write_checked_json(self.directory / MANIFEST,
-                           _manifest(ns.name, checkpoint, generation, self._next_slab, entries, masks))
+        durable = self._sync_log()
+        manifest = _manifest(ns.name, checkpoint, generation, self._next_slab, entries, masks, durable)
+        write_checked_json(self.directory / MANIFEST, manifest)
         crash_point("manifest-replaced")
+        self.manifest, self.durable_lsn = manifest, manifest["durable_lsn"]
         old_dirs = {known[0] for known in self.persisted.values()} - {known[0] for known in current.values()}
         old_masks = self.masks_file
         self.persisted, self.generation, self.checkpoint_lsn = current, generation, checkpoint
@@ -475,6 +577,25 @@ class NamespaceStore:
         if old_masks and old_masks != self.masks_file:
             (self.directory / old_masks).unlink(missing_ok=True)
         self.log.truncate_upto(checkpoint)
+
+    def _sync_log(self) -> int:
+        """Make every appended record durable; return the last one's LSN (the new high-water mark)."""
+        self.log.sync_all()
+        return max(self.durable_lsn, self.log.last_lsn())
+
+    def record_high_water(self) -> None:
+        """On a clean close: rewrite MANIFEST with the log's last LSN, so a cut log is noticed at open."""
+        with self._lock:
+            if self.closed or self.index_store.storage.read_only:
+                return
+            try:
+                durable = self._sync_log()
+                if durable > self.durable_lsn:
+                    manifest = {**self.manifest, "durable_lsn": durable}
+                    write_checked_json(self.directory / MANIFEST, manifest)
+                    self.manifest, self.durable_lsn = manifest, durable
+            except OSError as exc:  # the log is intact; only the extra check is lost
+                log.warning("could not record the log's high-water mark in %s (%s)", self.directory, exc)
 
     def close(self) -> None:
         with self._lock:

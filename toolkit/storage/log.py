@@ -138,6 +138,19 @@ class NamespaceLog:
         self.active = Segment(path, first_lsn, fd)
         return self.active
 
+    def last_lsn(self) -> int:
+        """Return the LSN of the last record appended (0 when no segment holds one)."""
+        with self._lock:
+            segments = [*self.closed_segments, *([self.active] if self.active else [])]
+            return max((segment.last_lsn for segment in segments), default=0)
+
+    def sync_all(self) -> None:
+        """fsync the active segment (closed segments were synced when closed)."""
+        with self._lock:
+            active = self.active
+        if active is not None:
+            active.sync_to(active.written)
+
     def truncate_upto(self, lsn: int) -> None:
         """Forget records <= lsn: rotate the active segment and delete fully covered ones."""
         with self._lock:
@@ -189,12 +202,14 @@ def list_segments(directory: Path) -> list[tuple[int, Path]]:
 
 
 def read_log(
-    directory: Path, after_lsn: int, *, repair: bool, namespace: str = "", quiet_tail: bool = False
+    directory: Path, after_lsn: int, *, repair: bool, namespace: str = "", quiet_tail: bool = False,
+    torn: list[Path] | None = None,
 ) -> tuple[list[tuple[int, str, Any]], list[Segment]]:
     """Return the records with LSN > ``after_lsn`` in order, and the segments found.
 
     ``repair`` (the writer) cuts a torn tail off the last segment and removes empty ones;
     ``quiet_tail`` (a read-only reader racing a live writer) drops a torn tail silently.
+    ``torn``: a list that gets the path of a segment whose torn tail was dropped.
     """
     records: list[tuple[int, str, Any]] = []
     segments: list[Segment] = []
@@ -215,6 +230,8 @@ def read_log(
                 records.append(decode_body(body))
                 expected = lsn + 1
             good_end, seg_last = end, lsn
+        if good_end < len(data) and torn is not None:
+            torn.append(path)
         if repair and good_end < len(data):
             with open(path, "r+b") as handle:
                 handle.truncate(good_end)
