@@ -186,3 +186,53 @@ def test_folders_written_before_the_listing_still_open(tmp_path):
     client = toolkit.Client(path=str(db))
     assert set(state(client.Index("i"))) == {"ns1", "ns2"}
     client.close()
+
+
+# -- item 9: one damaged backup does not hide the others ------------------------------------------
+
+
+def test_a_damaged_backup_is_reported_and_the_healthy_ones_listed(tmp_path):
+    db = tmp_path / "db"
+    client = _db_with_data(db, close=False)
+    first = client.create_backup(index_name="i", backup_name="one")
+    second = client.create_backup(index_name="i", backup_name="two")
+    path = db / "backups" / first.backup_id / "backup.json"
+    raw = bytearray(path.read_bytes())
+    raw[-2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with pytest.warns(RuntimeWarning, match=first.backup_id):
+        listed = client.list_backups()
+    assert [b.backup_id for b in listed] == [second.backup_id]
+    with pytest.raises(DataLossError, match="backup.json"), pytest.warns(RuntimeWarning):
+        client.describe_backup(first.backup_id)
+    client.close()
+
+
+# -- item 10: import folders confined to the operator's roots ---------------------------------------
+
+
+def test_confine_accepts_folders_under_a_root_only(tmp_path):
+    from toolkit.confine import confine
+    from toolkit.errors import ForbiddenError
+
+    root = tmp_path / "imports"
+    (root / "batch" / "ns1").mkdir(parents=True)
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    assert confine(f"file://{root / 'batch'}", [root]) == (root / "batch").resolve()
+    assert confine(str(root / "batch"), [root]) == (root / "batch").resolve()
+    with pytest.raises(ForbiddenError, match="--import-root"):
+        confine(str(root / "batch"), [])  # no roots: off over the wire
+    for escape in (f"file://{root}/../secret", str(outside), "file:///etc", "relative/dir"):
+        with pytest.raises(ForbiddenError):
+            confine(escape, [root])
+    (root / "link").symlink_to(outside)
+    with pytest.raises(ForbiddenError, match="outside"):
+        confine(f"file://{root / 'link'}", [root])
+    (root / "batch" / "ns1" / "x.parquet").symlink_to("/etc/passwd")
+    with pytest.raises(ForbiddenError, match="links outside"):
+        confine(str(root / "batch"), [root])
+    with pytest.raises(ForbiddenError):
+        confine("file://evil.example/data", [root])
+    with pytest.raises(InvalidArgumentError, match="does not exist"):
+        confine(str(root / "nope"), [root])

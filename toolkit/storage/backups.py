@@ -13,9 +13,11 @@ everything applied when it was taken (in eventual mode: up to each namespace's m
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import threading
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
@@ -23,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 
 from ..display import DisplayMixin
-from ..errors import NotFoundError
+from ..errors import DataLossError, NotFoundError
 from ..records import RecordBatch
 from ..segment import Rows
 from .config import config_to_dict
@@ -32,6 +34,8 @@ from .slabfile import read_rows_dir, write_rows_dir
 
 if TYPE_CHECKING:
     from ..index import Index
+
+log = logging.getLogger(__name__)
 
 
 def now_iso() -> str:
@@ -192,6 +196,7 @@ class DiskBackups:
     def __init__(self, root: Path, storage: Any) -> None:
         self.root = root
         self._storage = storage
+        self.damaged: list[str] = []  # backup ids the last listing skipped as damaged
 
     def save(self, model: BackupModel, snapshot: Snapshot) -> None:
         self._storage.check_writable()
@@ -215,13 +220,20 @@ class DiskBackups:
         return read_checked_json(path)
 
     def models(self) -> list[BackupModel]:
-        out = []
+        """Return the healthy backups; a damaged one is skipped with a warning naming it (``damaged``)."""
+        out, damaged = [], []
         for directory in sorted(self.root.iterdir()):
             if directory.is_dir() and not directory.name.startswith("."):
                 try:
                     out.append(BackupModel(**self._info(directory.name)["model"]))
                 except (FileNotFoundError, NotFoundError):
                     continue
+                except (DataLossError, KeyError, TypeError) as exc:  # damaged, or not a backup.json at all
+                    damaged.append(directory.name)
+                    message = f"skipping damaged backup {directory / 'backup.json'}: {exc}"
+                    log.warning(message)
+                    warnings.warn(message, RuntimeWarning, stacklevel=3)
+        self.damaged = damaged
         return out
 
     def model(self, backup_id: str) -> BackupModel:

@@ -90,8 +90,8 @@ class ClientStorageMixin:
         if not isinstance(key, str) or not key:
             raise InvalidArgumentError("backup_id must be a non-empty string", path="backup_id")
         models = self._storage.backups.models()
-        if any(m.backup_id == key for m in models):
-            return key
+        if any(m.backup_id == key for m in models) or key in getattr(self._storage.backups, "damaged", ()):
+            return key  # a damaged one too: describing it names the damage
         named = [m for m in models if m.name == key]
         if len(named) == 1:
             return named[0].backup_id
