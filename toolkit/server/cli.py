@@ -45,6 +45,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: the Host the client dialled)")
     parser.add_argument("--max-body-mb", type=float, default=None,
                         help="largest upsert body in MB (default 16: the 2 MB record limit plus JSON slack)")
+    parser.add_argument("--import-root", action="append", default=[], metavar="DIR",
+                        help="a folder whose files imports may read over the wire (repeatable; default: none, "
+                             "so imports over the wire are off); symlinks and .. are resolved first")
+    parser.add_argument("--header-timeout", type=float, default=None, metavar="SECONDS",
+                        help="close a connection whose request line and headers take longer (default 10)")
+    parser.add_argument("--body-timeout", type=float, default=None, metavar="SECONDS",
+                        help="answer 408 to a request body that takes longer in all (default 60)")
+    parser.add_argument("--max-connections", type=int, default=None,
+                        help="connections served at once; more get a 503 (default 512)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request")
 
@@ -71,6 +80,7 @@ def build_app(args: argparse.Namespace) -> Any:
     """Return the ASGI app the options describe (raises ToolkitError on bad options)."""
     from ..errors import InvalidArgumentError
     from .app import DEFAULT_MAX_UPSERT_BODY, create_app
+    from .limits import ServerLimits
 
     api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None
     max_upsert = DEFAULT_MAX_UPSERT_BODY if args.max_body_mb is None else int(args.max_body_mb * 1_000_000)
@@ -85,7 +95,13 @@ def build_app(args: argparse.Namespace) -> Any:
         options["consistency"] = args.consistency
     if args.apply_delay is not None:
         options["apply_delay"] = args.apply_delay
+    given = {name: getattr(args, name, None) for name in ("header_timeout", "body_timeout", "max_connections")}
+    try:
+        limits = ServerLimits(**{k: v for k, v in given.items() if v is not None})
+    except ValueError as exc:
+        raise InvalidArgumentError(str(exc), path="limits") from None
     return create_app(path=args.path, api_key=api_key, public_url=args.public_url, max_upsert_body=max_upsert,
+                      limits=limits, import_roots=getattr(args, "import_root", None) or (),
                       client_options=options, allowed_hosts=allowed_hosts(args.host, args.public_url))
 
 
@@ -95,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import ToolkitError
     from .app import MAX_REQUEST_HEAD_BYTES
+    from .limits import uvicorn_options
 
     _configure_logging(args.log_level)
     log = logging.getLogger("toolkit.server")
@@ -110,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     config = uvicorn.Config(
         app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log,
         lifespan="on", timeout_graceful_shutdown=30, server_header=False,
-        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES, **uvicorn_options(app.state.config.limits),
     )
     server = uvicorn.Server(config)
     server.run()  # handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown
