@@ -217,7 +217,10 @@ class DiskBackups:
         path = self.root / str(backup_id) / "backup.json"
         if "/" in str(backup_id) or str(backup_id).startswith(".") or not path.parent.is_dir():
             raise NotFoundError(f"backup {backup_id!r} not found", path="backup_id")
-        return read_checked_json(path)
+        try:
+            return read_checked_json(path)
+        except FileNotFoundError:  # saves are renamed into place whole: a folder without it is damaged
+            raise DataLossError(f"missing file {path}") from None
 
     def models(self) -> list[BackupModel]:
         """Return the healthy backups; a damaged one is skipped with a warning naming it (``damaged``)."""
@@ -226,7 +229,7 @@ class DiskBackups:
             if directory.is_dir() and not directory.name.startswith("."):
                 try:
                     out.append(BackupModel(**self._info(directory.name)["model"]))
-                except (FileNotFoundError, NotFoundError):
+                except NotFoundError:
                     continue
                 except (DataLossError, KeyError, TypeError) as exc:  # damaged, or not a backup.json at all
                     damaged.append(directory.name)
