@@ -236,3 +236,24 @@ def test_confine_accepts_folders_under_a_root_only(tmp_path):
         confine("file://evil.example/data", [root])
     with pytest.raises(InvalidArgumentError, match="does not exist"):
         confine(str(root / "nope"), [root])
+
+
+def test_a_torn_tail_warns_once_and_then_opens_quietly(tmp_path):
+    import warnings
+
+    db = tmp_path / "db"
+    client = toolkit.Client(path=str(db))
+    client.create_index("i", dimension=8)
+    ix = client.Index("i")
+    for b in range(3):
+        ix.upsert(records(f"b{b}", 2, seed=b), namespace="ns1")
+    client.close()  # the high-water mark is LSN 3
+    segment = log_segments(db, "i", "ns1")[-1]
+    os.truncate(segment, segment.stat().st_size - 5)  # a crash mid-append: torn bytes, not a clean cut
+    with pytest.warns(RuntimeWarning, match="torn write"):
+        toolkit.Client(path=str(db)).close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = toolkit.Client(path=str(db))  # no second warning, and no false DataLossError
+    assert sorted(state(again.Index("i"))["ns1"]) == sorted(f"b{b}-{i}" for b in range(2) for i in range(2))
+    again.close()
