@@ -12,7 +12,6 @@ include unicode, NUL, empty, very long and non-finite inputs. After every step:
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -161,11 +160,6 @@ def _run(tmp: Path | None, sequence: list[tuple[str, str, Any]]) -> None:
             assert _observed(client.Index("f")) == model, "after the final reopen"
     finally:
         client.close()
-
-
-def _finite(sequence: list[tuple[str, str, Any]]) -> bool:
-    return all(kind != "upsert" or all(all(math.isfinite(x) for x in v) for _, v, _ in arg)
-               for kind, _, arg in sequence)
 
 
 @fuzz_settings(1.0)
