@@ -219,6 +219,10 @@ def test_serve_cli_takes_import_roots_and_limits(tmp_path):
     app = build_app(args)
     assert app.state.config.import_roots == (tmp_path.resolve(),)
     assert app.state.config.limits.header_timeout == 3 and app.state.config.limits.max_connections == 7
+    from toolkit.server.limits import uvicorn_options
+
+    options = uvicorn_options(app.state.config.limits)
+    assert options["limit_concurrency"] == 7 and options["http"].__name__ == "HeaderTimeoutProtocol"
     with pytest.raises(toolkit.errors.InvalidArgumentError):
         build_app(parser.parse_args(["--body-timeout", "0"]))
 
