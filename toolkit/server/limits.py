@@ -76,7 +76,7 @@ def timed_protocol(header_timeout: float) -> type:
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class HeaderTimeoutProtocol(H11Protocol):  # type: ignore[misc]
+    class HeaderTimeoutProtocol(H11Protocol):
         """uvicorn's h11 protocol plus a timer on each request head."""
 
         _head_timer: asyncio.TimerHandle | None = None

@@ -21,9 +21,10 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from ..errors import DataLossError, InternalError
+from ..journal import Op
 from .codec import BODY_HEAD, HEADER, MAGIC, decode_body, encode_record
 from .files import crash_point, fsync_dir
 
@@ -90,9 +91,9 @@ class NamespaceLog:
         self.failed: str | None = None
         self._lock = threading.Lock()  # the index lock already orders writers; this guards against misuse
 
-    def append(self, lsn: int, op: str, payload: Any) -> Ticket:
+    def append(self, lsn: int, op: Op) -> Ticket:
         """Write one record (not yet durable: pass the ticket to ``sync``)."""
-        data = encode_record(lsn, op, payload)
+        data = encode_record(lsn, op)
         with self._lock:
             return self._append(lsn, data)
 
@@ -144,12 +145,20 @@ class NamespaceLog:
             segments = [*self.closed_segments, *([self.active] if self.active else [])]
             return max((segment.last_lsn for segment in segments), default=0)
 
-    def sync_all(self) -> None:
-        """fsync the active segment (closed segments were synced when closed)."""
+    def sync_all(self) -> int:
+        """Make every record appended so far durable; return the last one's LSN (0: none).
+
+        Closed segments were synced when closed; the active one is fsync'd up to what it held
+        when this was called (records appended meanwhile are not covered, nor counted).
+        """
         with self._lock:
             active = self.active
+            end = active.written if active is not None else 0
+            last = max((segment.last_lsn for segment in [*self.closed_segments, *([active] if active else [])]),
+                       default=0)
         if active is not None:
-            active.sync_to(active.written)
+            active.sync_to(end)  # an OSError propagates: the caller decides what a failed fsync means
+        return last
 
     def truncate_upto(self, lsn: int) -> None:
         """Forget records <= lsn: rotate the active segment and delete fully covered ones."""
@@ -204,14 +213,14 @@ def list_segments(directory: Path) -> list[tuple[int, Path]]:
 def read_log(
     directory: Path, after_lsn: int, *, repair: bool, namespace: str = "", quiet_tail: bool = False,
     torn: list[Path] | None = None,
-) -> tuple[list[tuple[int, str, Any]], list[Segment]]:
+) -> tuple[list[tuple[int, Op]], list[Segment]]:
     """Return the records with LSN > ``after_lsn`` in order, and the segments found.
 
     ``repair`` (the writer) cuts a torn tail off the last segment and removes empty ones;
     ``quiet_tail`` (a read-only reader racing a live writer) drops a torn tail silently.
     ``torn``: a list that gets the path of a segment whose torn tail was dropped.
     """
-    records: list[tuple[int, str, Any]] = []
+    records: list[tuple[int, Op]] = []
     segments: list[Segment] = []
     found = list_segments(directory)
     expected = after_lsn + 1
