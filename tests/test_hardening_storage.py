@@ -176,6 +176,38 @@ def test_a_namespace_deleted_then_crashed_before_trash_stays_deleted(tmp_path):
     assert not victim.exists()
 
 
+def test_a_new_namespace_is_listed_before_its_first_write_returns(tmp_path):
+    db = tmp_path / "db"
+    client = toolkit.Client(path=str(db))
+    client.create_index("i", dimension=8)
+    index_file = db / "indexes" / "i" / "index.json"
+    assert read_checked_json(index_file)["namespaces"] == []
+    client.Index("i").upsert(records("a", 2), namespace="fresh")
+    listed = read_checked_json(index_file)["namespaces"]  # the client is still open: no close wrote it
+    assert listed == [namespace_dir(db, "i", "fresh").name]
+    client.Index("i").delete_namespace("fresh")
+    assert read_checked_json(index_file)["namespaces"] == []
+    client.close()
+
+
+def test_an_unlisted_namespace_folder_is_a_crash_leftover(tmp_path):
+    db = tmp_path / "db"
+    _db_with_data(db)
+    index_file = db / "indexes" / "i" / "index.json"
+    info = read_checked_json(index_file)
+    victim = namespace_dir(db, "i", "ns2")
+    info["namespaces"] = [n for n in info["namespaces"] if n != victim.name]
+    write_checked_json(index_file, info)  # as if the process died before ns2's first write was acknowledged
+    reader = toolkit.Client(path=str(db), read_only=True)
+    assert set(state(reader.Index("i"))) == {"ns1"}  # a reader ignores it and removes nothing
+    reader.close()
+    assert victim.exists()
+    client = toolkit.Client(path=str(db))
+    assert set(state(client.Index("i"))) == {"ns1"}
+    client.close()
+    assert not victim.exists()
+
+
 def test_folders_written_before_the_listing_still_open(tmp_path):
     db = tmp_path / "db"
     _db_with_data(db)
