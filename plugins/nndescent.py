@@ -129,7 +129,9 @@ def visited_count(nnd: Any) -> int | None:
     visited = getattr(nnd, "_visited", None)
     if not isinstance(visited, np.ndarray) or visited.dtype != np.uint8 or getattr(nnd, "parallel_batch_queries", False):
         return None
-    return int(np.bitwise_count(visited).sum(dtype=np.int64))  # popcount per byte: no 8× unpacked copy
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0: a popcount per byte, no 8× unpacked copy
+        return int(np.bitwise_count(visited).sum(dtype=np.int64))
+    return int(np.unpackbits(visited).sum())
 
 
 class NNDescentSlabIndex(SlabIndex):
