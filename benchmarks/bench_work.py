@@ -70,7 +70,7 @@ def dense_rows(args: argparse.Namespace) -> list[dict[str, Any]]:
     for search_k in (None, 1000, 5000, 20000):
         label = f"search_k={search_k}" if search_k else "search_k=default"
         base = {} if search_k is None else {"search_k": search_k}
-        counted = measure(annoy, queries, truth, base)
+        counted = measure(annoy, queries, truth, {**base, "count_work": True})
         plain = measure(annoy, queries, truth, {**base, "count_work": False})
         rows.append({"engine": f"annoy(n_trees={args.n_trees})", "params": label, **counted,
                      "ms_uncounted": plain["ms"], "distances_uncounted": plain["distances"]})

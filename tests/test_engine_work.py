@@ -22,6 +22,7 @@ from plugins.annoy_engine import AnnoyBuilder
 from plugins.exact import ExactBuilder
 from plugins.nndescent import NNDescentBuilder, visited_count
 from plugins.sparse_csr import SparseCsrBuilder
+from toolkit.errors import InvalidArgumentError
 from toolkit.plugin import SPARSE_ENTRY_BYTES, ExactKernel, Query, SlabData, Sparse, SparseRows, work_counting
 from toolkit.scoring import exact_search, exact_search_batch
 
@@ -106,7 +107,7 @@ def test_annoy_counts_its_distinct_candidates():
     leaf = dim + 2  # Annoy's largest leaf bucket: as many item ids as fit in a node (2 + dimension)
     for search_k in (20, 100, 700):
         for q in vectors[:10] + 0.1:
-            result = one_tree.search(Query(q, None), 10, search_k=search_k)
+            result = one_tree.search(Query(q, None), 10, search_k=search_k, count_work=True)
             annoy = result.distance_computations - result.rows.size  # minus the exact re-scores
             # One tree holds each item once: Annoy stops collecting leaf items once it has search_k,
             # so it computed between search_k and search_k + one leaf's overshoot distances.
@@ -114,20 +115,38 @@ def test_annoy_counts_its_distinct_candidates():
             assert result.bytes_scanned == result.distance_computations * dim * 4
     forest = AnnoyBuilder(n_trees=5).build(SlabData(vectors, None), "cosine")
     q = Query(vectors[0] + 0.1, None)
-    whole = forest.search(q, 10, search_k=2000 * 5 * 4)  # the whole forest: every item, once
+    whole = forest.search(q, 10, search_k=2000 * 5 * 4, count_work=True)  # the whole forest: every item, once
     assert whole.distance_computations - whole.rows.size == 2000
-    narrow, wide = forest.search(q, 10, search_k=50), forest.search(q, 10, search_k=500)
+    narrow, wide = (forest.search(q, 10, search_k=50, count_work=True),
+                    forest.search(q, 10, search_k=500, count_work=True))
     # Several trees repeat items: search_k collected leaf items are at least search_k / n_trees
     # distinct ones, and at most search_k plus one leaf's overshoot.
     for result, search_k in ((narrow, 50), (wide, 500)):
         assert search_k / 5 <= result.distance_computations - 10 < search_k + leaf
     assert narrow.distance_computations < wide.distance_computations
     # count_work only changes what is reported, never the answer.
-    plain = forest.search(q, 10, search_k=500, count_work=False)
+    # The default (count_work=False, the query path) reports the budget: search_k leaf items
+    # collected (within one leaf of the distinct candidates counted above) + the re-scored rows.
+    plain = forest.search(q, 10, search_k=500)
     assert plain.rows.tolist() == wide.rows.tolist()
-    batch = forest.search_batch(vectors[:6] + 0.1, 10, search_k=500)
-    single = [forest.search(Query(v, None), 10, search_k=500) for v in vectors[:6] + 0.1]
+    assert plain.distance_computations == 500 + plain.rows.size
+    assert wide.distance_computations - wide.rows.size < 500 + leaf
+    batch = forest.search_batch(vectors[:6] + 0.1, 10, search_k=500, count_work=True)
+    single = [forest.search(Query(v, None), 10, search_k=500, count_work=True) for v in vectors[:6] + 0.1]
     assert [r.distance_computations for r in batch] == [r.distance_computations for r in single]
+
+
+def test_parsed_query_params_are_cached_and_still_checked():
+    forest = AnnoyBuilder(n_trees=2).build(SlabData(clustered(300, 8, seed=3), None), "cosine")
+    index_type = type(forest)
+    assert index_type.parse_params({"search_k": 40}) is index_type.parse_params({"search_k": 40})
+    assert index_type.parse_params({}).count_work is False
+    # True == 1 and hash alike: the cache must not let a bool through where an int was cached.
+    assert index_type.parse_params({"search_k": 1}).search_k == 1
+    with pytest.raises(InvalidArgumentError, match="search_params.search_k"):
+        index_type.parse_params({"search_k": True})
+    with pytest.raises(InvalidArgumentError, match="search_kk"):
+        index_type.parse_params({"search_kk": 1})
 
 
 # -- nndescent --------------------------------------------------------------------------------

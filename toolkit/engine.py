@@ -63,13 +63,23 @@ class SlabIndex(ABC):
     @classmethod
     def parse_params(cls, given: Mapping[str, Any]) -> Any:
         """Return ``query_params`` built from ``given``; an unknown name is an InvalidArgumentError."""
+        try:  # the parsed (frozen) parameters are cached per class and per distinct value set
+            key = (cls.query_params, tuple(sorted((n, type(v), v) for n, v in given.items())))  # True ≠ 1 here
+            cached = _PARSED.get(key)
+        except TypeError:  # an unhashable value: parse it every time
+            key, cached = None, None
+        if cached is not None:
+            return cached
         names = query_param_names(cls.query_params)
         unknown = sorted(set(given) - names)
         if unknown:
             raise InvalidArgumentError(
                 f"{cls.__name__} takes no query parameter(s) {unknown}; it takes {sorted(names) or 'none'}",
                 path="search_params")
-        return cls.query_params(**given)
+        parsed = cls.query_params(**given)
+        if key is not None and len(_PARSED) < _PARSED_MAX and _is_frozen(cls.query_params):
+            _PARSED[key] = parsed
+        return parsed
 
     def search(self, query: Query, k: int, allowed: np.ndarray | None = None, **query_params: Any) -> SearchResult:
         """Return up to k best rows (best first) with exact scores in the index metric.
@@ -114,6 +124,18 @@ class SlabIndex(ABC):
         """Write the index's own files into ``directory``; only called when ``can_save`` is True."""
         raise UnimplementedError(f"{type(self).__name__} cannot be saved (can_save is False); "
                                  "the slab is rebuilt on load")
+
+
+# parse_params' cache: (query_params type, sorted (name, type, value)) → the frozen instance. Bounded: a
+# sweep over many parameter values stops caching new ones rather than growing without end.
+_PARSED: dict[tuple[type[Any], tuple[tuple[str, type[Any], Any], ...]], Any] = {}
+_PARSED_MAX = 4096
+
+
+def _is_frozen(params_type: type[Any]) -> bool:
+    """Return whether instances of a ``query_params`` dataclass are immutable (safe to share)."""
+    settings = getattr(params_type, "__dataclass_params__", None)
+    return bool(getattr(settings, "frozen", False))
 
 
 def query_param_names(params_type: type[Any]) -> frozenset[str]:

@@ -68,6 +68,7 @@ from .view import FILTER_STRATEGIES, Candidate, View
 
 MAX_IDS_PER_REQUEST = 1000
 MAX_UPDATE_BY_FILTER = 100_000
+_FILTER_CACHE_SIZE = 256  # compiled filters kept per index (oldest dropped first)
 
 
 __all__ = ["Index", "IndexConfig"]
@@ -82,6 +83,7 @@ class Index:
         self.settings = settings
         self._builders = builders
         self._ledger = cost.UsageLedger()
+        self._filters: dict[Any, Filter] = {}  # _filter_key(filter) → compiled filter
         self._shard = LocalShard(config, builders, MemoryJournal() if journal is None else journal)
         self._imports = Imports()
 
@@ -106,12 +108,30 @@ class Index:
         )
 
     def _compile(self, filter: Any) -> Filter | None:
-        if filter is not None and not isinstance(filter, Mapping):
+        """Return the compiled filter, from a cache keyed by the filter's order-insensitive identity."""
+        if filter is None:
+            return None
+        if not isinstance(filter, Mapping):
             raise InvalidArgumentError(f"filter must be an object, got {type(filter).__name__}", path="filter")
-        return compile_document_filter(  # a "$document" clause filters on the record's text (documents.py)
+        try:
+            key: Any = _filter_key(filter)
+            cached = self._filters.get(key)
+        except TypeError:  # an unhashable operand: compile (and refuse) it without caching
+            key, cached = None, None
+        if cached is not None:
+            return cached
+        compiled = compile_document_filter(  # a "$document" clause filters on the record's text (documents.py)
             filter, field=document_field(self.config, self.settings),
             max_depth=self.settings.filter_max_depth, max_in_values=self.settings.filter_max_in_values,
         )
+        if key is not None and compiled is not None:
+            if len(self._filters) >= _FILTER_CACHE_SIZE:
+                try:  # oldest first; another thread may be evicting too
+                    self._filters.pop(next(iter(self._filters)), None)
+                except (RuntimeError, StopIteration):
+                    pass
+            self._filters[key] = compiled
+        return compiled
 
     def _check_ids(self, ids: Any, what: str) -> list[str]:
         if isinstance(ids, str) or not isinstance(ids, Iterable):
@@ -425,7 +445,10 @@ class Index:
             raise NotFoundError(f"no record with id {record_id!r} in this namespace", path="id")
         units = self._query_read_units(None if read is None else read.total_bytes)
         lsn = 0 if read is None else read.max_indexed_lsn
-        result = [self._scored(c, include_values, include_metadata) for c in matches]
+        if include_values or include_metadata:
+            result = [self._scored(c, include_values, include_metadata) for c in matches]
+        else:  # the common case: ids and scores only
+            result = list(map(ScoredVector, [c.id for c in matches], [c.score for c in matches]))
         reported = cost.ceil_units(units)
         self._record("query", ns_name, started, read_units=units, read_units_reported=reported,
                      records=len(result), distance_computations=stats_work[0], bytes_scanned=stats_work[1])
@@ -971,3 +994,15 @@ def _stored_metadata(rows: Rows, row: int) -> dict[str, Any] | None:
     """Return a copy of a stored row's metadata, so callers cannot change the store."""
     metadata = rows.metadata[row]
     return None if metadata is None else dict(metadata)
+
+
+def _filter_key(value: Any) -> Any:
+    """Return a hashable identity of a filter as given: a mapping's key order does not count
+    (``{"a": 1, "b": 2}`` and ``{"b": 2, "a": 1}`` are one filter), a list's order does, and
+    the type of every scalar does (True == 1 in Python, not in a filter). TypeError if unhashable."""
+    if isinstance(value, Mapping):
+        return ("map", frozenset((k, _filter_key(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return ("list", tuple(_filter_key(v) for v in value))
+    hash(value)
+    return (type(value), value)

@@ -229,4 +229,10 @@ def parse_records(
 
 def check_query_vector(vector: Any, dimension: int, path: str = "vector") -> np.ndarray:
     """Validate one dense query or update vector; return it as float32."""
+    if isinstance(vector, np.ndarray) and vector.shape == (dimension,) and vector.dtype.kind in "fiu":
+        # the common case in one step: a flat numeric array of the right size (no list wrapping)
+        with np.errstate(over="ignore"):  # out-of-range floats become inf and are refused below
+            out = vector.astype(np.float32)  # a copy: an update stores it, the caller keeps its array
+        if np.isfinite(out).all():
+            return out
     return check_dense_matrix([vector], dimension, lambda i: path)[0]
