@@ -6,9 +6,9 @@ for IVF-PQ. Query parameters: ``nprobe`` (cells searched) and, for IVF-PQ, ``k_f
 many times k candidates are re-ranked with exact distances).
 
 Small slabs: FAISS's k-means wants ~39 training points per centroid, so the effective
-``nlist`` is ``min(nlist, rows // 39)`` (at least 1), and an IVF-PQ slab with fewer rows than
-its codebook (2^nbits) is stored with flat codes — memtable flushes are small; merged slabs
-get the real structure. ``describe`` of a slab's index names what was built.
+``nlist`` is ``min(nlist, rows // 39)`` (at least 1), and an IVF-PQ slab with fewer than
+8 × 2^nbits rows (2,048 for 8-bit codes) is stored with flat codes — memtable flushes are small; merged slabs
+get the real structure. ``IvfSlabIndex.structure`` says what was built.
 
 Cosine indexes normalised copies with the inner product; dot product uses the inner
 product; euclidean uses L2. Every returned candidate is re-scored exactly from the slab's
@@ -43,6 +43,7 @@ from toolkit.scoring import Query, SearchResult, scores_to_keys
 
 MIN_POINTS_PER_CENTROID = 39  # FAISS's k-means warns below this
 DEFAULT_NPROBE = 16
+PQ_MIN_POINTS_PER_CODE = 8  # an IVF-PQ slab needs 8 × 2^nbits rows to train its codebooks
 PQ_K_FACTOR = 4  # k_factor=None re-ranks 4 × k candidates of PQ codes (flat codes: k)
 _FILE, _ROWS, _META = "ivf.faiss", "rows.npy", "ivf.json"
 
@@ -258,7 +259,7 @@ class IvfPqBuilder(_IvfBuilder):
         if dimension % m:
             raise InvalidArgumentError(f"m={m} must divide the dimension {dimension}", path="m")
         nlist = effective_nlist(self.nlist, rows)
-        if rows < 2 ** self.nbits:  # too few rows to train the codebook: flat codes
+        if rows < PQ_MIN_POINTS_PER_CODE * 2 ** self.nbits:  # too few rows to train the codebooks: flat codes
             return {"kind": "flat", "nlist": nlist, "code_size": 4 * dimension}
         return {"kind": "pq", "nlist": nlist, "m": m, "nbits": self.nbits, "code_size": (m * self.nbits + 7) // 8}
 

@@ -102,3 +102,13 @@ def test_load_rebuilds_when_the_saved_index_does_not_fit(name, glove, tmp_path):
     other = builder.load(tmp_path, data, "euclidean")  # saved for another metric: rebuilt
     assert other.metric == "euclidean"
     assert builder.load(tmp_path / "missing", data, "cosine").metric == "cosine"
+
+
+@pytest.mark.skipif("ivf_pq" not in BUILDERS, reason="faiss is not installed")
+def test_ivf_pq_codes_on_big_slabs_and_flat_codes_on_small_ones(glove):
+    builder = BUILDERS["ivf_pq"](nlist=256)
+    big = builder.build(SlabData(glove.train, None), "cosine")  # 4,000 rows >= 8 x 2^8
+    assert big.structure == {"kind": "pq", "nlist": 4000 // 39, "m": 10, "nbits": 8, "code_size": 10}
+    small = builder.build(SlabData(glove.train[:1000], None), "cosine")
+    assert small.structure == {"kind": "flat", "nlist": 1000 // 39, "code_size": 200}
+    assert big.nbytes < small.nbytes * 4 * 0.5  # 10-byte codes instead of 200-byte vectors
