@@ -61,7 +61,7 @@ class HnswSlabIndex(SlabIndex):
         return self._nbytes
 
     def _knn(self, queries: np.ndarray, n: int, ef: int | None) -> tuple[np.ndarray, int]:
-        beam = max(n, MIN_EF if ef is None else int(ef))
+        beam = max(n, MIN_EF if ef is None else _positive_int("ef", ef))
         with self._lock:
             self._graph.set_ef(beam)
             labels, _ = self._graph.knn_query(queries, k=n, num_threads=1)

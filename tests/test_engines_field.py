@@ -112,3 +112,24 @@ def test_ivf_pq_codes_on_big_slabs_and_flat_codes_on_small_ones(glove):
     small = builder.build(SlabData(glove.train[:1000], None), "cosine")
     assert small.structure == {"kind": "flat", "nlist": 1000 // 39, "code_size": 200}
     assert big.nbytes < small.nbytes * 4 * 0.5  # 10-byte codes instead of 200-byte vectors
+
+
+@pytest.mark.parametrize(("name", "params", "path"), [("hnsw", {"ef": 0}, "ef"), ("ivf_flat", {"nprobe": -1}, "nprobe"),
+                                                       ("ivf_pq", {"k_factor": 0}, "k_factor")])
+def test_bad_query_parameters_are_errors_naming_them(name, params, path, glove):
+    if name not in BUILDERS:
+        pytest.skip(f"{name} is not installed")
+    index = BUILDERS[name]().build(SlabData(glove.train[:500], None), "euclidean")
+    with pytest.raises(toolkit.InvalidArgumentError) as info:
+        index.search(Query(glove.queries[0], None), 5, **params)
+    assert info.value.path == path
+
+
+@pytest.mark.parametrize(("name", "params", "path"), [("hnsw", {"M": 1}, "M"), ("ivf_flat", {"nlist": 0}, "nlist"),
+                                                       ("ivf_pq", {"nbits": 17}, "nbits")])
+def test_bad_build_parameters_are_errors_naming_them(name, params, path):
+    if name not in BUILDERS:
+        pytest.skip(f"{name} is not installed")
+    with pytest.raises(toolkit.InvalidArgumentError) as info:
+        BUILDERS[name](**params)
+    assert info.value.path == path
