@@ -181,7 +181,9 @@ def test_report_writes_html_markdown_plots_and_data(serial_results, tmp_path):
     folder = bench.report(serial_results, tmp_path / "reports", timestamp="t0")
     assert folder == tmp_path / "reports" / "t0"
     page = (folder / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 4 and "Headline" in page and "<table>" in page
+    # 4 plots + one ann-benchmarks-style plot per dataset with query results (extra_sections, #13)
+    extra = len(bench.ann_plots.datasets_of(serial_results))
+    assert page.count("data:image/png;base64,") == 4 + extra and "Headline" in page and "<table>" in page
     summary = (folder / "summary.md").read_text()
     assert "| dataset | engine | configuration |" in summary and "not-installed-engine" in summary
     for name in ("pareto", "selectivity", "read_units", "runbook"):
