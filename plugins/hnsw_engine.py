@@ -9,6 +9,9 @@ vectors, so scores match the exact engine's.
 True work: hnswlib does not expose its per-query distance counter to Python, so
 ``distance_computations`` is an *estimate*: the ``ef`` beam, each node of which expands at
 most 2M layer-0 neighbours (capped at the slab size), plus the re-scored candidates.
+When hnswlib reaches fewer than k items (an inner-product graph asked for most of a small
+slab, as a filtered query's over-fetch can), that query is answered by an exact scan of the
+slab instead, and its work counts every row.
 Needs the ``engines`` extra (``pip install -e ".[engines]"``); without hnswlib the plugin
 registers nothing.
 """
@@ -60,15 +63,36 @@ class HnswSlabIndex(SlabIndex):
     def nbytes(self) -> int:
         return self._nbytes
 
-    def _knn(self, queries: np.ndarray, n: int, ef: int | None) -> tuple[np.ndarray, int]:
+    def _knn(self, queries: np.ndarray, n: int, ef: int | None) -> tuple[np.ndarray, int, np.ndarray]:
+        """Return (q, n) item labels, the beam used, and which queries fell back to an exact scan."""
         beam = max(n, MIN_EF if ef is None else _positive_int("ef", ef))
+        scanned = np.zeros(len(queries), dtype=bool)
         with self._lock:
             self._graph.set_ef(beam)
-            labels, _ = self._graph.knn_query(queries, k=n, num_threads=1)
-        return labels.astype(np.int64, copy=False), beam
+            try:
+                labels, _ = self._graph.knn_query(queries, k=n, num_threads=1)
+                return labels.astype(np.int64, copy=False), beam, scanned
+            except RuntimeError:  # some query reached fewer than n items: answer query by query
+                pass
+            labels = np.empty((len(queries), n), dtype=np.int64)
+            for i, q in enumerate(queries):
+                try:
+                    labels[i] = self._graph.knn_query(q[None, :], k=n, num_threads=1)[0][0]
+                except RuntimeError:
+                    labels[i] = self._exact_items(q, n)
+                    scanned[i] = True
+        return labels, beam, scanned
 
-    def _work(self, beam: int, candidates: int) -> tuple[int, int]:
-        distances = min(self._rows.size, beam * 2 * self.M) + candidates
+    def _exact_items(self, q: np.ndarray, n: int) -> np.ndarray:
+        """Return the n best items (item i is slab row i) by an exact scan: hnswlib reached fewer than n."""
+        keys = scores_to_keys(exact_rescore(q, self.metric, self._dense, self._norms), self.metric)
+        return np.argpartition(keys, n - 1)[:n] if n < keys.size else np.arange(keys.size)
+
+    def _work(self, beam: int, candidates: int, scanned: bool = False) -> tuple[int, int]:
+        if scanned:  # the exact fallback scored every row
+            distances = self._rows.size + candidates
+        else:
+            distances = min(self._rows.size, beam * 2 * self.M) + candidates
         return distances, distances * self._dense.shape[1] * 4
 
     def search(  # type: ignore[override]  # query parameters are explicit keywords (engine.py)
@@ -79,7 +103,7 @@ class HnswSlabIndex(SlabIndex):
         n = min(int(k), self._rows.size)
         if n == 0:
             return SearchResult(np.empty(0, np.int64), np.empty(0, np.float32), 0, 0)
-        labels, beam = self._knn(query.dense[None, :], n, ef)
+        labels, beam, scanned = self._knn(query.dense[None, :], n, ef)
         rows = self._rows[labels[0]]
         norms = None if self._norms is None else self._norms[rows]
         scores = exact_rescore(query.dense, self.metric, self._dense[rows], norms)
@@ -87,7 +111,7 @@ class HnswSlabIndex(SlabIndex):
             keep = allowed[rows]
             rows, scores = rows[keep], scores[keep]
         order = np.argsort(scores_to_keys(scores, self.metric), kind="stable")
-        return SearchResult(rows[order], scores[order], *self._work(beam, n))
+        return SearchResult(rows[order], scores[order], *self._work(beam, n, bool(scanned[0])))
 
     def search_batch(  # type: ignore[override]
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, *, ef: int | None = None
@@ -96,17 +120,17 @@ class HnswSlabIndex(SlabIndex):
         n = min(int(k), self._rows.size)
         if n == 0 or len(queries) == 0:
             return [SearchResult(np.empty(0, np.int64), np.empty(0, np.float32), 0, 0) for _ in queries]
-        labels, beam = self._knn(np.ascontiguousarray(queries, dtype=np.float32), n, ef)
+        labels, beam, scanned = self._knn(np.ascontiguousarray(queries, dtype=np.float32), n, ef)
         rows = self._rows[labels]  # (q, n)
         norms = None if self._norms is None else self._norms[rows]
         scores = rescore_batch(queries, self.metric, self._dense[rows], norms)
         out = []
-        for r, s in zip(rows, scores):
+        for r, s, fell_back in zip(rows, scores, scanned.tolist()):
             if allowed is not None:
                 keep = allowed[r]
                 r, s = r[keep], s[keep]
             order = np.argsort(scores_to_keys(s, self.metric), kind="stable")
-            out.append(SearchResult(r[order], s[order], *self._work(beam, n)))
+            out.append(SearchResult(r[order], s[order], *self._work(beam, n, fell_back)))
         return out
 
     def save(self, directory: Path) -> None:

@@ -133,3 +133,24 @@ def test_bad_build_parameters_are_errors_naming_them(name, params, path):
     with pytest.raises(toolkit.InvalidArgumentError) as info:
         BUILDERS[name](**params)
     assert info.value.path == path
+
+
+@pytest.mark.skipif("hnsw" not in BUILDERS, reason="hnswlib is not installed")
+def test_hnsw_answers_by_exact_scan_when_the_graph_reaches_fewer_than_k(glove):
+    data = SlabData(glove.train[:800], None)
+    index = BUILDERS["hnsw"]().build(data, "dotproduct")
+    real = index._graph.knn_query
+    calls = []
+
+    def flaky(q, k, num_threads):  # hnswlib raises when a query reaches fewer than k items
+        calls.append(len(q))
+        if len(q) > 1 or len(calls) == 3:
+            raise RuntimeError("Cannot return the results in a contiguous 2D array")
+        return real(q, k=k, num_threads=num_threads)
+
+    index._graph = type("Graph", (), {"set_ef": lambda self, ef: None,
+                                      "knn_query": lambda self, q, k, num_threads: flaky(q, k, num_threads)})()
+    results = index.search_batch(glove.queries[:4], 10, ef=10)
+    truth = np.argsort(-(glove.train[:800] @ glove.queries[1]))[:10]
+    assert set(results[1].rows.tolist()) == set(truth.tolist())  # the scanned query is exact
+    assert results[1].distance_computations == 800 + 10 and results[0].distance_computations < 800 + 10
