@@ -31,15 +31,23 @@ from __future__ import annotations
 import importlib.util
 import json
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Mapping
 
 import numpy as np
 
-from toolkit import InvalidArgumentError, SlabBuilder, SlabData, SlabIndex, hookimpl
-from toolkit.engine import rescore_batch
-from toolkit.scoring import Query, SearchResult, scores_to_keys
+from toolkit.plugin import (
+    ExactKernel,
+    InvalidArgumentError,
+    Query,
+    SearchResult,
+    SlabBuilder,
+    SlabData,
+    SlabIndex,
+    hookimpl,
+    scores_to_keys,
+)
 
 MIN_POINTS_PER_CENTROID = 39  # FAISS's k-means warns below this
 DEFAULT_NPROBE = 16
@@ -48,10 +56,28 @@ PQ_K_FACTOR = 4  # k_factor=None re-ranks 4 × k candidates of PQ codes (flat co
 _FILE, _ROWS, _META = "ivf.faiss", "rows.npy", "ivf.json"
 
 
-def _positive_int(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InvalidArgumentError(f"{name} must be an integer >= {low}, got {value!r}", path=name)
-    return value
+def _positive_int(name: str, value: Any, low: int = 1, path: str | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise InvalidArgumentError(f"{name} must be an integer >= {low}, got {value!r}", path=path or name)
+    return int(value)
+
+
+@dataclass(frozen=True)
+class IvfQuery:
+    """The IVF query parameters (the one declaration; both builders' ``query_defaults`` derive from it).
+
+    ``nprobe``: cells searched (capped at the slab's nlist); ``k_factor``: k_factor × k
+    candidates are re-ranked with exact scores (None: 1 for flat codes, whose distances are
+    already exact, 4 for PQ codes).
+    """
+
+    nprobe: int = DEFAULT_NPROBE
+    k_factor: int | None = None
+
+    def __post_init__(self) -> None:
+        _positive_int("nprobe", self.nprobe, path="search_params.nprobe")
+        if self.k_factor is not None:
+            _positive_int("k_factor", self.k_factor, path="search_params.k_factor")
 
 
 def effective_nlist(nlist: int, rows: int) -> int:
@@ -77,7 +103,10 @@ def _prepared(vectors: np.ndarray, metric: str) -> np.ndarray:
 
 
 class IvfSlabIndex(SlabIndex):
-    """A FAISS IVF index over one slab, with the slab's vectors kept for exact re-scoring."""
+    """A FAISS IVF index over one slab, with the slab's vectors kept (in the exact kernel) for re-scoring."""
+
+    query_params = IvfQuery
+    can_save = True
 
     def __init__(self, ivf: Any, data: SlabData, metric: str, rows: np.ndarray, structure: Mapping[str, Any]) -> None:
         import faiss
@@ -85,9 +114,9 @@ class IvfSlabIndex(SlabIndex):
         assert data.dense is not None
         self._ivf = ivf
         self._lock = threading.Lock()
-        self._dense = data.dense
+        self._kernel = ExactKernel(metric, data.dense)
+        self._dimension = int(data.dense.shape[1])
         self._rows = rows
-        self._norms = np.linalg.norm(data.dense, axis=1) if metric == "cosine" else None
         self.metric = metric
         self.structure = dict(structure)  # what was built: kind, nlist, m, nbits, code_size
         invlists = ivf.invlists
@@ -98,46 +127,35 @@ class IvfSlabIndex(SlabIndex):
     def nbytes(self) -> int:
         return self._nbytes
 
-    def search(  # type: ignore[override]  # query parameters are explicit keywords (engine.py)
-        self, query: Query, k: int, allowed: np.ndarray | None = None, *, nprobe: int = DEFAULT_NPROBE,
-        k_factor: int | None = None,
-    ) -> SearchResult:
-        """Return about the k nearest rows from ``nprobe`` cells; ``allowed`` post-filters.
-
-        ``k_factor`` × k candidates are re-ranked with exact scores (None: 1 for flat codes,
-        whose distances are already exact, 4 for PQ codes).
-        """
+    def search_one(self, query: Query, k: int, allowed: np.ndarray | None, params: IvfQuery) -> SearchResult:
+        """Return about the k nearest rows from ``params.nprobe`` cells; ``allowed`` post-filters."""
         assert query.dense is not None
-        return self.search_batch(query.dense[None, :], k, allowed, nprobe=nprobe, k_factor=k_factor)[0]
+        return self.search_many(query.dense[None, :], k, allowed, params)[0]
 
-    def search_batch(  # type: ignore[override]
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, *, nprobe: int = DEFAULT_NPROBE,
-        k_factor: int | None = None,
-    ) -> list[SearchResult]:
-        """``search`` of every query: one coarse assignment and one ``search_preassigned`` call for the batch."""
-        _positive_int("nprobe", nprobe)
+    def search_many(self, queries: np.ndarray, k: int, allowed: np.ndarray | None,
+                    params: IvfQuery) -> list[SearchResult]:
+        """``search_one`` of every query: one coarse assignment and one ``search_preassigned`` call for the batch."""
+        k_factor = params.k_factor
         if k_factor is None:
             k_factor = PQ_K_FACTOR if self.structure["kind"] == "pq" else 1
-        _positive_int("k_factor", k_factor)
         n = min(int(k), self._rows.size)
         if n == 0 or len(queries) == 0:
             return [SearchResult(np.empty(0, np.int64), np.empty(0, np.float32), 0, 0) for _ in queries]
-        probes = min(int(nprobe), self._ivf.nlist)
+        probes = min(int(params.nprobe), self._ivf.nlist)
         fetch = min(self._rows.size, n * int(k_factor))
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
         x = _prepared(queries, self.metric)
         with self._lock:  # FAISS checks the assignment's width against the index's nprobe
             self._ivf.nprobe = probes
             centroid_d, cells = self._ivf.quantizer.search(x, probes)
             _, labels = self._ivf.search_preassigned(x, fetch, cells, centroid_d)
         scanned = np.where(cells >= 0, self._list_sizes[np.maximum(cells, 0)], 0).sum(axis=1)
-        dim = self._dense.shape[1]
+        dim = self._dimension
         code_size = int(self.structure["code_size"])
-        out = []
         valid = labels >= 0
-        safe = np.where(valid, labels, 0)
-        rows_all = self._rows[safe]
-        norms = None if self._norms is None else self._norms[rows_all]
-        scores_all = rescore_batch(np.asarray(queries, dtype=np.float32), self.metric, self._dense[rows_all], norms)
+        rows_all = self._rows[np.where(valid, labels, 0)]
+        scores_all = self._kernel.rescore_pairs(queries, rows_all)
+        out = []
         for i in range(len(queries)):
             keep = valid[i]
             rows, scores = rows_all[i][keep], scores_all[i][keep]
@@ -159,7 +177,7 @@ class IvfSlabIndex(SlabIndex):
         directory.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self._ivf, str(directory / _FILE))
         np.save(directory / _ROWS, self._rows)
-        meta = {"metric": self.metric, "dimension": int(self._dense.shape[1]), "items": int(self._rows.size),
+        meta = {"metric": self.metric, "dimension": self._dimension, "items": int(self._rows.size),
                 **self.structure}
         (directory / _META).write_text(json.dumps(meta))
 
@@ -171,6 +189,12 @@ class _IvfBuilder(SlabBuilder):
     vector_types = frozenset({"dense"})
     exact = False
     native_filtering = False
+    index_type = IvfSlabIndex
+    work_counting = (
+        "Counted per query from FAISS's own structures: the nlist centroid distances of the coarse quantiser + "
+        "the codes in the nprobe probed inverted lists (their sizes summed, the same number as FAISS's own "
+        "indexIVF_stats.ndis counter) + the candidates re-scored exactly. bytes = nlist × dimension × 4 + codes "
+        "× code size (4 × dimension for flat codes, m × nbits / 8 for PQ codes) + candidates × dimension × 4.")
 
     nlist: int
     n_threads: int
@@ -194,6 +218,7 @@ class _IvfBuilder(SlabBuilder):
         structure = self._structure(rows, dim)
         faiss_metric = faiss.METRIC_L2 if metric == "euclidean" else faiss.METRIC_INNER_PRODUCT
         quantizer = faiss.IndexFlatL2(dim) if metric == "euclidean" else faiss.IndexFlatIP(dim)
+        ivf: Any  # IndexIVFPQ or IndexIVFFlat
         if structure["kind"] == "pq":
             ivf = faiss.IndexIVFPQ(quantizer, dim, structure["nlist"], structure["m"], structure["nbits"], faiss_metric)
         else:
@@ -227,7 +252,6 @@ class IvfFlatBuilder(_IvfBuilder):
     """IVF-Flat (FAISS): ``nlist`` k-means cells holding the full vectors; query with ``nprobe`` cells."""
 
     name = "ivf_flat"
-    query_defaults = MappingProxyType({"nprobe": DEFAULT_NPROBE, "k_factor": None})
 
     def __init__(self, nlist: int = 256, seed: int = 1234, n_threads: int = 1) -> None:
         self.nlist = _positive_int("nlist", nlist)
@@ -242,7 +266,6 @@ class IvfPqBuilder(_IvfBuilder):
     """IVF-PQ (FAISS): ``nlist`` cells of ``m`` × ``nbits``-bit codes; query with ``nprobe``, re-rank ``k_factor`` × k."""
 
     name = "ivf_pq"
-    query_defaults = MappingProxyType({"nprobe": DEFAULT_NPROBE, "k_factor": None})
 
     def __init__(self, nlist: int = 256, m: int | None = None, nbits: int = 8, seed: int = 1234,
                  n_threads: int = 1) -> None:

@@ -7,7 +7,7 @@ euclidean distance. Every returned candidate is re-scored exactly from the slab'
 vectors, so scores match the exact engine's.
 
 True work: hnswlib does not expose its per-query distance counter to Python, so
-``distance_computations`` is an *estimate*: the ``ef`` beam, each node of which expands at
+``distance_computations`` is an *estimate* (``HnswBuilder.work_counting`` says so in reports): the ``ef`` beam, each node of which expands at
 most 2M layer-0 neighbours (capped at the slab size), plus the re-scored candidates.
 When hnswlib reaches fewer than k items (an inner-product graph asked for most of a small
 slab, as a filtered query's over-fetch can), that query is answered by an exact scan of the
@@ -23,37 +23,65 @@ import json
 import os
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-from toolkit import InvalidArgumentError, SlabBuilder, SlabData, SlabIndex, hookimpl
-from toolkit.engine import rescore as exact_rescore
-from toolkit.engine import rescore_batch
-from toolkit.scoring import Query, SearchResult, scores_to_keys
+from toolkit.plugin import (
+    ExactKernel,
+    InvalidArgumentError,
+    Query,
+    SearchResult,
+    SlabBuilder,
+    SlabData,
+    SlabIndex,
+    hookimpl,
+    scores_to_keys,
+)
 
 HNSW_SPACES = {"cosine": "cosine", "euclidean": "l2", "dotproduct": "ip"}
 MIN_EF = 64  # ef=None searches with max(k, MIN_EF)
 _FILE, _ROWS, _META = "hnsw.bin", "rows.npy", "hnsw.json"
 
 
-def _positive_int(name: str, value: Any, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise InvalidArgumentError(f"{name} must be an integer >= {low}, got {value!r}", path=name)
-    return value
+def _positive_int(name: str, value: Any, low: int = 1, path: str | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise InvalidArgumentError(f"{name} must be an integer >= {low}, got {value!r}", path=path or name)
+    return int(value)
+
+
+@dataclass(frozen=True)
+class HnswQuery:
+    """hnswlib's query parameters (the one declaration; ``HnswBuilder.query_defaults`` derives from it).
+
+    ``ef``: the search beam, raised to at least k (None: max(k, 64)).
+    """
+
+    ef: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.ef is not None:
+            _positive_int("ef", self.ef, path="search_params.ef")
+
+    def beam(self, n: int) -> int:
+        """Return the beam a query of ``n`` results searches with."""
+        return max(n, MIN_EF if self.ef is None else int(self.ef))
 
 
 class HnswSlabIndex(SlabIndex):
-    """An hnswlib graph over one slab, with the slab's vectors kept for exact re-scoring."""
+    """An hnswlib graph over one slab, with the slab's vectors kept (in the exact kernel) for re-scoring."""
+
+    query_params = HnswQuery
+    can_save = True
 
     def __init__(self, graph: Any, data: SlabData, metric: str, M: int, rows: np.ndarray, nbytes: int) -> None:
         assert data.dense is not None
         self._graph = graph
-        self._dense = data.dense
+        self._kernel = ExactKernel(metric, data.dense)
+        self._dimension = int(data.dense.shape[1])
         self._rows = rows
-        self._norms = np.linalg.norm(data.dense, axis=1) if metric == "cosine" else None
         self._lock = threading.Lock()  # ef is graph state: set it and search under one lock
         self.metric = metric
         self.M = M
@@ -63,15 +91,14 @@ class HnswSlabIndex(SlabIndex):
     def nbytes(self) -> int:
         return self._nbytes
 
-    def _knn(self, queries: np.ndarray, n: int, ef: int | None) -> tuple[np.ndarray, int, np.ndarray]:
-        """Return (q, n) item labels, the beam used, and which queries fell back to an exact scan."""
-        beam = max(n, MIN_EF if ef is None else _positive_int("ef", ef))
+    def _knn(self, queries: np.ndarray, n: int, beam: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return (q, n) item labels and which queries fell back to an exact scan."""
         scanned = np.zeros(len(queries), dtype=bool)
         with self._lock:
             self._graph.set_ef(beam)
             try:
                 labels, _ = self._graph.knn_query(queries, k=n, num_threads=1)
-                return labels.astype(np.int64, copy=False), beam, scanned
+                return labels.astype(np.int64, copy=False), scanned
             except RuntimeError:  # some query reached fewer than n items: answer query by query
                 pass
             labels = np.empty((len(queries), n), dtype=np.int64)
@@ -81,49 +108,37 @@ class HnswSlabIndex(SlabIndex):
                 except RuntimeError:
                     labels[i] = self._exact_items(q, n)
                     scanned[i] = True
-        return labels, beam, scanned
+        return labels, scanned
 
     def _exact_items(self, q: np.ndarray, n: int) -> np.ndarray:
         """Return the n best items (item i is slab row i) by an exact scan: hnswlib reached fewer than n."""
-        keys = scores_to_keys(exact_rescore(q, self.metric, self._dense, self._norms), self.metric)
+        keys = scores_to_keys(self._kernel.rescore(q, None), self.metric)
         return np.argpartition(keys, n - 1)[:n] if n < keys.size else np.arange(keys.size)
 
     def _work(self, beam: int, candidates: int, scanned: bool = False) -> tuple[int, int]:
+        """Return (distances, bytes): the estimate ef × 2M (or every row after a fallback) + the re-scored rows."""
         if scanned:  # the exact fallback scored every row
             distances = self._rows.size + candidates
         else:
             distances = min(self._rows.size, beam * 2 * self.M) + candidates
-        return distances, distances * self._dense.shape[1] * 4
+        return distances, distances * self._dimension * 4
 
-    def search(  # type: ignore[override]  # query parameters are explicit keywords (engine.py)
-        self, query: Query, k: int, allowed: np.ndarray | None = None, *, ef: int | None = None
-    ) -> SearchResult:
-        """Return about the k nearest rows with a search beam of ``ef`` (None: max(k, 64)); ``allowed`` post-filters."""
+    def search_one(self, query: Query, k: int, allowed: np.ndarray | None, params: HnswQuery) -> SearchResult:
+        """Return about the k nearest rows with a search beam of ``params.ef``; ``allowed`` post-filters."""
         assert query.dense is not None
-        n = min(int(k), self._rows.size)
-        if n == 0:
-            return SearchResult(np.empty(0, np.int64), np.empty(0, np.float32), 0, 0)
-        labels, beam, scanned = self._knn(query.dense[None, :], n, ef)
-        rows = self._rows[labels[0]]
-        norms = None if self._norms is None else self._norms[rows]
-        scores = exact_rescore(query.dense, self.metric, self._dense[rows], norms)
-        if allowed is not None:
-            keep = allowed[rows]
-            rows, scores = rows[keep], scores[keep]
-        order = np.argsort(scores_to_keys(scores, self.metric), kind="stable")
-        return SearchResult(rows[order], scores[order], *self._work(beam, n, bool(scanned[0])))
+        return self.search_many(query.dense[None, :], k, allowed, params)[0]
 
-    def search_batch(  # type: ignore[override]
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, *, ef: int | None = None
-    ) -> list[SearchResult]:
-        """``search`` of every query with one hnswlib call and one vectorised re-score."""
+    def search_many(self, queries: np.ndarray, k: int, allowed: np.ndarray | None,
+                    params: HnswQuery) -> list[SearchResult]:
+        """``search_one`` of every query with one hnswlib call and one vectorised re-score."""
         n = min(int(k), self._rows.size)
         if n == 0 or len(queries) == 0:
             return [SearchResult(np.empty(0, np.int64), np.empty(0, np.float32), 0, 0) for _ in queries]
-        labels, beam, scanned = self._knn(np.ascontiguousarray(queries, dtype=np.float32), n, ef)
+        beam = params.beam(n)
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        labels, scanned = self._knn(queries, n, beam)
         rows = self._rows[labels]  # (q, n)
-        norms = None if self._norms is None else self._norms[rows]
-        scores = rescore_batch(queries, self.metric, self._dense[rows], norms)
+        scores = self._kernel.rescore_pairs(queries, rows)
         out = []
         for r, s, fell_back in zip(rows, scores, scanned.tolist()):
             if allowed is not None:
@@ -141,7 +156,7 @@ class HnswSlabIndex(SlabIndex):
             self._graph.save_index(str(directory / _FILE))
         np.save(directory / _ROWS, self._rows)
         meta = {"metric": self.metric, "space": HNSW_SPACES[self.metric], "M": self.M,
-                "dimension": int(self._dense.shape[1]), "items": int(self._rows.size)}
+                "dimension": self._dimension, "items": int(self._rows.size)}
         (directory / _META).write_text(json.dumps(meta))
 
 
@@ -153,7 +168,12 @@ class HnswBuilder(SlabBuilder):
     vector_types = frozenset({"dense"})
     exact = False
     native_filtering = False
-    query_defaults = MappingProxyType({"ef": None})
+    index_type = HnswSlabIndex
+    work_counting = (
+        "An ESTIMATE, not a measurement: hnswlib exposes no per-query distance counter to Python, so "
+        "distances = min(rows, ef × 2M) (the beam, each node expanding at most 2M layer-0 links) + the k rows "
+        "re-scored exactly; a query hnswlib could not answer with k items is answered by an exact scan and "
+        "counts every row. bytes = distances × dimension × 4.")
 
     def __init__(self, M: int = 16, ef_construction: int = 200, seed: int = 100, n_threads: int = -1) -> None:
         self.M = _positive_int("M", M, 2)

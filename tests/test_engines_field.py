@@ -55,8 +55,9 @@ def test_query_parameters_trade_recall_for_work_on_real_data(name, glove):
     assert np.mean([r.distance_computations for r in low]) < np.mean([r.distance_computations for r in high])
     single = [index.search(Query(q, None), 10, **HIGH[name]) for q in glove.queries[:5]]
     assert all(np.array_equal(a.rows, b.rows) for a, b in zip(single, high[:5]))
-    with pytest.raises(TypeError):
+    with pytest.raises(toolkit.InvalidArgumentError) as info:
         index.search(Query(glove.queries[0], None), 10, **{"no_such_param": 1})
+    assert info.value.path == "search_params"
 
 
 @pytest.mark.parametrize("name", [n for n in ("ivf_flat", "ivf_pq") if n in FIELD])
@@ -114,8 +115,9 @@ def test_ivf_pq_codes_on_big_slabs_and_flat_codes_on_small_ones(glove):
     assert big.nbytes < small.nbytes * 4 * 0.5  # 10-byte codes instead of 200-byte vectors
 
 
-@pytest.mark.parametrize(("name", "params", "path"), [("hnsw", {"ef": 0}, "ef"), ("ivf_flat", {"nprobe": -1}, "nprobe"),
-                                                       ("ivf_pq", {"k_factor": 0}, "k_factor")])
+@pytest.mark.parametrize(("name", "params", "path"), [("hnsw", {"ef": 0}, "search_params.ef"),
+                                                       ("ivf_flat", {"nprobe": -1}, "search_params.nprobe"),
+                                                       ("ivf_pq", {"k_factor": 0}, "search_params.k_factor")])
 def test_bad_query_parameters_are_errors_naming_them(name, params, path, glove):
     if name not in BUILDERS:
         pytest.skip(f"{name} is not installed")

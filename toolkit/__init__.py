@@ -39,6 +39,7 @@ from .hookspecs import hookimpl, hookspec
 from .hybrid import hybrid_score_norm, merge_dedup
 from .index import Index
 from .lsn import Lsn
+from .plugin_manager import PluginRegistrationError
 from .scoring import Query, SearchResult
 from .settings import Settings
 from .vectors import SparseValues, Vector
@@ -73,6 +74,7 @@ __all__ = [
     "FailedPreconditionError",
     "RateLimitedError",
     "UnimplementedError",
+    "PluginRegistrationError",
     "InternalError",
     "UnavailableError",
     "DataLossError",

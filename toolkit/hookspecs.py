@@ -19,8 +19,10 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 @hookspec
 def register_slab_builders() -> list[type[SlabBuilder]]:
     """Return the SlabBuilder classes this plugin provides, each with a unique ``name``."""
+    return []  # a specification: pluggy calls the plugins' implementations, never this body
 
 
 @hookspec
 def register_datasets() -> list[type[DatasetSource]]:
     """Return the DatasetSource classes this plugin provides, each with a unique ``name``."""
+    return []  # a specification: pluggy calls the plugins' implementations, never this body
