@@ -186,7 +186,9 @@ def test_report_writes_html_markdown_plots_and_data(serial_results, tmp_path):
     folder = bench.report(serial_results, tmp_path / "reports", timestamp="t0")
     assert folder == tmp_path / "reports" / "t0"
     page = (folder / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 4 and "Headline" in page and "<table>" in page
+    # 4 plots + one ann-benchmarks-style plot per dataset with query results (extra_sections, #13)
+    extra = len(bench.ann_plots.datasets_of(serial_results))
+    assert page.count("data:image/png;base64,") == 4 + extra and "Headline" in page and "<table>" in page
     summary = (folder / "summary.md").read_text()
     assert "| dataset | engine | configuration |" in summary and "not-installed-engine" in summary
     assert "clustered (600 × 8)" in summary and "QPS min–max" in summary and "medians over 3 repeats" in summary
@@ -259,3 +261,7 @@ def test_an_eventual_runbook_measures_staleness(tmp_path):
     assert results.loc["strong", "stale_share"] == 0 and results.loc["strong", "recall_mean"] == 1.0
     # writes become visible 0.5 s after their ack: the first queries after each insert miss them
     assert results.loc["fresh", "stale_share"] > 0 and results.loc["fresh", "recall_mean"] < 1.0
+    # a runbook-only sweep has no query rows: the filtered-search plot says so instead of failing
+    from matplotlib.figure import Figure
+
+    assert isinstance(bench.plot_selectivity(results.reset_index()), Figure)

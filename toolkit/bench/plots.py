@@ -133,7 +133,9 @@ def plot_selectivity(results: pd.DataFrame) -> Figure:
     """Plot recall and median latency against filter selectivity, for each engine's headline configuration."""
     rows = query_rows(results, filter_name=None)
     labels = headline_labels(results)
-    rows = rows[[labels.get((d, e)) == c for d, e, c in zip(rows["dataset"], rows["engine"], rows["label"])]]
+    # A boolean array, not a list: an empty list would select no *columns* (a runbook-only sweep).
+    rows = rows[np.array([labels.get((d, e)) == c for d, e, c in zip(rows["dataset"], rows["engine"], rows["label"])],
+                         dtype=bool)]
     datasets = [d for d in dict.fromkeys(rows["dataset"]) if (rows.loc[rows["dataset"] == d, "filter"] != "none").any()]
     if not datasets:
         return _empty("no filtered query results to plot")

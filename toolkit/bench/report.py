@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .config import to_toml
+from .extra_sections import extra_sections, what_was_run  # data (#13): what was run, ann plots, cost at scale
 from .metrics import METRICS
 from .plots import plot_pareto, plot_read_units, plot_runbook, plot_selectivity
 from .sweep import save_results
@@ -117,6 +118,8 @@ def report(results: pd.DataFrame, out_dir: str | Path = "reports", *, title: str
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1><p class='meta'>{html.escape(meta)}</p>"]
     if config.get("description"):
         parts.append(f"<p>{html.escape(config['description'])}</p>")
+    ran = what_was_run(results)  # data (#13)
+    parts.append(f"<p><b>What was run.</b> {html.escape(ran)}</p>")  # data (#13)
     parts.append(f"<h2>Headline</h2><p>{html.escape(_headline_text(k, repeats))}</p>")
     parts.append("<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in sentences) + "</ul>")
     parts.append(_html_table(table))
@@ -125,6 +128,8 @@ def report(results: pd.DataFrame, out_dir: str | Path = "reports", *, title: str
     for key, heading, caption, data in images:
         parts.append(f"<h2>{html.escape(heading)}</h2><p>{html.escape(caption)}</p>"
                      f"<img alt='{key}' src='data:image/png;base64,{data}'>")
+    extras = extra_sections(results, folder)  # data (#13)
+    parts.extend(section.html for section in extras)  # data (#13)
     if skipped:
         parts.append("<h2>Skipped</h2>" + _html_table(pd.DataFrame(skipped)))
     if len(errors):
@@ -143,7 +148,8 @@ def report(results: pd.DataFrame, out_dir: str | Path = "reports", *, title: str
                  + html.escape(json.dumps(env, indent=2, default=str)) + "</pre></details></body></html>")
     (folder / "report.html").write_text("".join(parts), encoding="utf-8")
 
-    md = [f"# {title}", "", meta, "", f"## Headline (recall@{k} ≥ {RECALL_TARGET}, fastest configuration)", "",
+    md = [f"# {title}", "", meta, "", f"**What was run.** {ran}", "",  # data (#13): what was run
+          f"## Headline (recall@{k} ≥ {RECALL_TARGET}, fastest configuration)", "",
           _headline_text(k, repeats), ""] + [f"- {s}" for s in sentences] + ["", markdown_table(table), "",
           "## One-time compile, apart from build time", "", _COMPILE_TEXT, "", markdown_table(compile_table), ""]
     filtered = query_rows(results, filter_name=None)
@@ -151,6 +157,7 @@ def report(results: pd.DataFrame, out_dir: str | Path = "reports", *, title: str
         md += ["## Filtered queries (mean over the configurations in the headline)", "",
                markdown_table(_filtered_summary(results, table)), ""]
     md += ["## Plots", ""] + [f"- [{heading}](plots/{key}.png)" for key, heading, _, _ in images] + [""]
+    md += [section.markdown for section in extras]  # data (#13)
     if skipped:
         md += ["## Skipped", ""] + [f"- {s['engine']} on {s['dataset']}: {s['reason']}" for s in skipped] + [""]
     if len(errors):

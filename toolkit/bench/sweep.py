@@ -35,7 +35,7 @@ RESULT_COLUMNS = [
 ]
 # Versions the numbers depend on (distribution names); "not installed" is recorded too.
 ENVIRONMENT_PACKAGES = ("numpy", "scipy", "pandas", "annoy", "pynndescent", "numba", "llvmlite", "scikit-learn",
-                        "matplotlib", "dask", "distributed", "pyarrow")
+                        "matplotlib", "dask", "distributed", "pyarrow", "hnswlib", "faiss-cpu")
 
 
 def numba_cache() -> None:

@@ -15,7 +15,9 @@ repository's top-level ``datasets/`` folder.
 """
 
 from .base import Dataset, DatasetSource, FilterSet
+from .corpus import EmbeddedPythonDocs, python_docs_passages
 from .files import cache_dir, shipped_dir, shipped_file
+from .glove import GloVe, glove_vectors, glove_words
 from .groundtruth import GroundTruth, distance_matrix, ground_truth, row_distances, top_k
 from .hdf5 import AnnBenchmarksHDF5, save_hdf5
 from .parquet import PineconeParquet, save_parquet
@@ -46,6 +48,11 @@ __all__ = [
     "PythonDocs",
     "SparseZipf",
     "Digits",
+    "GloVe",
+    "EmbeddedPythonDocs",
+    "python_docs_passages",
+    "glove_vectors",
+    "glove_words",
     "AnnBenchmarksHDF5",
     "PineconeParquet",
 ]

@@ -198,6 +198,11 @@ class DatasetSource(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     vector_type: ClassVar[str] = "dense"  # "dense", "sparse" or "any" (decided by the file)
+    # What ``python -m toolkit datasets`` lists: rows, dimension and metric with the default
+    # parameters (None when a file or the parameters decide).
+    size: ClassVar[int | None] = None
+    dimension: ClassVar[int | None] = None
+    default_metric: ClassVar[str | None] = None
 
     @abstractmethod
     def load(self) -> Dataset:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..hookspecs import hookimpl
 from .base import DatasetSource
+from .glove import GloVe
 from .hdf5 import AnnBenchmarksHDF5
 from .parquet import PineconeParquet
 from .real import Digits
@@ -13,4 +14,4 @@ from .text import PythonDocs, SparseZipf
 
 @hookimpl
 def register_datasets() -> list[type[DatasetSource]]:
-    return [Clustered, PythonDocs, SparseZipf, Digits, AnnBenchmarksHDF5, PineconeParquet]
+    return [GloVe, Clustered, PythonDocs, SparseZipf, Digits, AnnBenchmarksHDF5, PineconeParquet]

@@ -74,7 +74,7 @@ def save_hdf5(dataset: Dataset, path: str | Path, k: int = 100) -> Path:
     if dataset.vector_type != "dense":
         raise InvalidArgumentError("ann-benchmarks files hold dense vectors only", path="dataset")
     k = min(k, dataset.n)
-    truth = ground_truth(dataset, k, cache=False)
+    truth = ground_truth(dataset, k)  # cached: exporting the same dataset twice computes it once
     path = Path(path)
     with h5py.File(path, "w") as f:
         f.attrs["distance"] = _FILE_METRIC[dataset.metric]

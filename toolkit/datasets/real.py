@@ -14,6 +14,9 @@ class Digits(DatasetSource):
     name = "digits"
     description = "scikit-learn's bundled 8x8 handwritten digits (1,797 × 64, real data, offline)"
     vector_type = "dense"
+    size = 1_797
+    dimension = 64
+    default_metric = "euclidean"
 
     def __init__(self, n_queries: int = 200, metric: str = "euclidean", seed: int = 0) -> None:
         if isinstance(n_queries, bool) or not isinstance(n_queries, int) or not 1 <= n_queries < 1797:

@@ -47,6 +47,9 @@ class Clustered(DatasetSource):
     name = "clustered"
     description = "Gaussian clusters with tag, numeric-range and list metadata; query sets bucketed by selectivity"
     vector_type = "dense"
+    size = 10_000
+    dimension = 32
+    default_metric = "cosine"
 
     def __init__(
         self,

@@ -85,6 +85,8 @@ class PythonDocs(DatasetSource):
     name = "python-docs"
     description = "sparse BM25 vectors of ~2.2k bundled Python-documentation passages (real text)"
     vector_type = "sparse"
+    size = 2_171
+    default_metric = "dotproduct"
 
     def __init__(self, n_queries: int = 200, seed: int = 0) -> None:
         if isinstance(n_queries, bool) or not isinstance(n_queries, int) or n_queries < 1:
@@ -114,6 +116,8 @@ class SparseZipf(DatasetSource):
     name = "sparse-zipf"
     description = "generated sparse BM25 vectors, Zipf-distributed terms over a vocabulary"
     vector_type = "sparse"
+    size = 10_000
+    default_metric = "dotproduct"
 
     def __init__(self, n: int = 10_000, vocabulary: int = 30_000, mean_terms: int = 40, n_queries: int = 200,
                  exponent: float = 1.07, seed: int = 0) -> None:
