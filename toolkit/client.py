@@ -138,7 +138,10 @@ class Client:
         self._restore_jobs: dict[str, RestoreJobModel] = {}
         self._freshness = check_freshness(consistency, apply_delay)
         # cluster=: a dask.distributed.Client, LocalCluster or scheduler address; slabs live on its workers.
-        self._dask, self._owns_dask = (None, False) if cluster is None else connect(cluster)
+        self._dask: Any = None
+        self._owns_dask = False
+        if cluster is not None:
+            self._dask, self._owns_dask = connect(cluster)
         # Persistence seam: MemoryStorage, or DiskStorage for a folder (locks it, reads its indexes).
         self._storage: Storage = open_storage(path, read_only=read_only)
         try:

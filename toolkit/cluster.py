@@ -29,7 +29,6 @@ from operator import itemgetter
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
-from distributed import wait
 
 from .engine import SlabBuilder
 from .errors import InvalidArgumentError, ToolkitError, UnavailableError
@@ -233,9 +232,8 @@ class DistributedShard(LocalShard):
                                          key=f"{kind}-{self.name}-{view.name}-{worker}-{uuid.uuid4().hex}")
                        for worker, items in remote.items()]
             try:
-                if futures:
-                    wait(futures, timeout=GATHER_TIMEOUT_SECONDS)  # a hung worker raises TimeoutError: retried
-                return local, self._dask.gather(futures) if futures else []
+                # a worker that hangs past the timeout raises TimeoutError: the query is retried
+                return local, [future.result(timeout=GATHER_TIMEOUT_SECONDS) for future in futures]
             except ToolkitError:
                 raise
             except Exception as error:  # noqa: BLE001 - a lost worker shows as many exception types

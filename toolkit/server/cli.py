@@ -45,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: the Host the client dialled)")
     parser.add_argument("--max-body-mb", type=float, default=None,
                         help="largest upsert body in MB (default 16: the 2 MB record limit plus JSON slack)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="hold and search the slabs on the workers of this Dask scheduler (tcp://host:8786)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request")
 
@@ -85,6 +87,8 @@ def build_app(args: argparse.Namespace) -> Any:
         options["consistency"] = args.consistency
     if args.apply_delay is not None:
         options["apply_delay"] = args.apply_delay
+    if getattr(args, "scheduler", None):
+        options["cluster"] = args.scheduler  # slabs held and searched on that Dask cluster (toolkit/cluster.py)
     return create_app(path=args.path, api_key=api_key, public_url=args.public_url, max_upsert_body=max_upsert,
                       client_options=options, allowed_hosts=allowed_hosts(args.host, args.public_url))
 
