@@ -108,3 +108,20 @@ def test_sigkill_of_a_worker_loses_no_acknowledged_write(dask_client: Any, tmp_p
     assert set(reopened.Index("c").fetch(ids=acknowledged).vectors) == set(acknowledged)
     assert reopened.Index("c").query(vector=vectors[1].tolist(), top_k=5, filter=old).matches == after.matches
     reopened.close()
+
+
+def test_with_no_worker_a_query_of_slabs_is_unavailable_and_the_memtable_still_answers() -> None:
+    from distributed import Client as DaskClient, LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster, DaskClient(cluster) as dask:
+        client = toolkit.Client(cluster=dask)
+        client.create_index("c", dimension=2, metric="euclidean")
+        index = client.Index("c")
+        index.upsert([("a", [1.0, 0.0])], namespace="memtable")
+        assert index.query(vector=[1.0, 0.0], top_k=1, namespace="memtable").matches[0].id == "a"
+        index.upsert([("b", [0.0, 1.0])], namespace="slabs")
+        index.flush(wait=True)  # built, but there is no worker to place it on
+        with pytest.raises(toolkit.errors.UnavailableError) as raised:
+            index.query(vector=[0.0, 1.0], top_k=1, namespace="slabs")
+        assert raised.value.path == "cluster" and "'slabs'" in raised.value.message
+        client.close()

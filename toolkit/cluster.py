@@ -301,6 +301,8 @@ class DistributedShard(LocalShard):
     def place(self) -> None:
         """Place every built slab not yet on a worker (queries would otherwise place them first)."""
         self._forget()
+        if not self._workers():  # nothing to place on: the first query says so
+            return
         for view in self.views().values():
             self._split(view)
 
