@@ -163,6 +163,9 @@ class DistributedShard(LocalShard):
 
     def _place(self, slab: Slab, workers: list[str], namespace: str) -> Placement:
         """Put ``slab`` on the worker holding the fewest bytes (call with ``_placing`` held)."""
+        current = {s.number for ns in self.namespaces() for s in ns.slabs}
+        for number in [n for n in self._placed if n not in current]:  # merged away: release it on its worker
+            del self._placed[number]
         held = dict.fromkeys(workers, 0)
         for placement in self._placed.values():
             if placement.worker in held:
