@@ -100,3 +100,36 @@ def client_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 def nndescent_warm() -> None:
     """Compile PyNNDescent's kernels once for the whole session (tens of seconds per process)."""
     toolkit.Client().builders()["nndescent"].warm_up()
+
+
+# -- the cluster mode (issue #15) ---------------------------------------------------------------
+EVERY_CLIENT_ON_CLUSTER = os.environ.get("TOOLKIT_TEST_CLUSTER", "") == "local"
+
+
+@pytest.fixture(scope="session")
+def dask_client() -> Iterator[Any]:
+    """One 2-worker LocalCluster (processes, one thread each) for the whole session."""
+    from distributed import Client as DaskClient, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = DaskClient(cluster, set_as_default=False)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(autouse=True)
+def _every_client_on_cluster(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """With TOOLKIT_TEST_CLUSTER=local, put the slabs of every Client made without ``cluster`` on the
+    session's LocalCluster: the same tests then run against ``DistributedShard``."""
+    if not EVERY_CLIENT_ON_CLUSTER:
+        yield
+        return
+    dask = request.getfixturevalue("dask_client")
+    original = toolkit.Client.__init__
+
+    def cluster_init(self: toolkit.Client, *args: Any, cluster: Any = None, **kwargs: Any) -> None:
+        original(self, *args, cluster=dask if cluster is None else cluster, **kwargs)
+
+    monkeypatch.setattr(toolkit.Client, "__init__", cluster_init)
+    yield

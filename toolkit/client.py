@@ -18,6 +18,7 @@ from .errors import (
     NotFoundError,
 )
 from . import backup_jobs
+from .cluster import connect
 from .freshness import check_freshness
 from .identifiers import check_index_name
 from .index import Index, IndexConfig
@@ -119,6 +120,7 @@ class Client:
         read_only: bool = False,
         consistency: str = "strong",
         apply_delay: float = 0.0,
+        cluster: Any = None,
         **sdk_options: Any,
     ) -> None:
         check_options("Client", sdk_options, CLIENT_OPTIONS)  # the SDK's transport options change nothing here
@@ -135,6 +137,11 @@ class Client:
         self._lock = threading.RLock()
         self._restore_jobs: dict[str, RestoreJobModel] = {}
         self._freshness = check_freshness(consistency, apply_delay)
+        # cluster=: a dask.distributed.Client, LocalCluster or scheduler address; slabs live on its workers.
+        self._dask: Any = None
+        self._owns_dask = False
+        if cluster is not None:
+            self._dask, self._owns_dask = connect(cluster)
         # Persistence seam: MemoryStorage, or DiskStorage for a folder (locks it, reads its indexes).
         self._storage: Storage = open_storage(path, read_only=read_only)
         try:
@@ -149,7 +156,7 @@ class Client:
 
     def _open_index(self, config: IndexConfig, journal: Journal) -> Index:
         """Make the façade of an index over its journal, in this client's freshness mode."""
-        index = Index(config, self.settings, self.builders(), journal)
+        index = Index(config, self.settings, self.builders(), journal, cluster=self._dask)
         index.set_consistency(*self._freshness)
         return index
 
@@ -316,6 +323,8 @@ class Client:
         for index in indexes:
             index._shard.close()
         self._storage.close()
+        if self._owns_dask:  # made from an address: ours to close
+            self._dask.close()
 
     def __enter__(self) -> Client:
         return self

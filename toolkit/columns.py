@@ -563,6 +563,17 @@ class MetadataColumns:
 
     __hash__ = None  # type: ignore[assignment]  # mutable
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the columns without their lock (slabs travel to cluster workers, cluster.py)."""
+        with self._lock:
+            state = dict(self.__dict__)
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
 
 def _compact(data: _FieldData, vocab: _Vocab) -> tuple[_FieldData, _Vocab]:
     """Drop the strings no row uses any more and renumber the codes (vectorised)."""

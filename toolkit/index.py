@@ -79,12 +79,19 @@ class Index:
     """A handle on one index's data; get it from ``client.Index(name)``."""
 
     def __init__(self, config: IndexConfig, settings: Settings, builders: Mapping[str, type[SlabBuilder]],
-                 journal: Journal | None = None) -> None:
+                 journal: Journal | None = None, cluster: Any = None) -> None:
         self.settings = settings
         self._builders = builders
         self._ledger = cost.UsageLedger()
         self._filters: dict[Any, Filter] = {}  # _filter_key(filter) → compiled filter
-        self._shard = LocalShard(config, builders, MemoryJournal() if journal is None else journal)
+        journal = MemoryJournal() if journal is None else journal
+        self._shard: LocalShard
+        if cluster is None:
+            self._shard = LocalShard(config, builders, journal)
+        else:  # a dask.distributed.Client: slabs held and searched on its workers (cluster.py)
+            from .cluster import DistributedShard
+
+            self._shard = DistributedShard(config, builders, journal, cluster)
         self._imports = Imports()
 
     @property
@@ -778,7 +785,7 @@ class Index:
         rows, memtables = self._shard.slab_rows()
         frame = pd.DataFrame(rows, columns=["namespace", "slab", "builder", "params", "query_params", "state", "tier",
                                             "level", "rows", "live_rows", "min_lsn", "max_lsn", "build_seconds",
-                                            "index_bytes", "vector_bytes"])
+                                            "index_bytes", "vector_bytes", "worker"])
         frame.attrs["memtables"] = memtables
         return frame
 

@@ -319,8 +319,8 @@ class LocalShard:
                 return Read(None, view.max_indexed_lsn, view.total_bytes)
             rows, row = found
             query = Query(None, rows.sparse.row(row)) if rows.dense is None else Query(rows.dense[row], None)
-        hits = view.search(query, k, compiled, negation_requires_field=negation_requires_field, strategy=strategy,
-                           query_params=query_params)
+        hits = self._search_view(view, query, k, compiled, negation_requires_field=negation_requires_field,
+                                 strategy=strategy, query_params=query_params)
         return Read(hits, view.max_indexed_lsn, view.total_bytes)
 
     def search_batch(self, namespace: str, queries: np.ndarray, k: int, compiled: Filter | None, *,
@@ -330,9 +330,23 @@ class LocalShard:
         view = self.view(namespace)
         if view is None:
             return None
-        hits = view.search_batch(queries, k, compiled, negation_requires_field=negation_requires_field,
-                                 strategy=strategy, query_params=query_params)
+        hits = self._search_view_batch(view, queries, k, compiled, negation_requires_field=negation_requires_field,
+                                       strategy=strategy, query_params=query_params)
         return Read(hits, view.max_indexed_lsn, view.total_bytes)
+
+    def _search_view(self, view: View, query: Query, k: int, compiled: Filter | None, *,
+                     negation_requires_field: bool, strategy: str, query_params: dict[str, Any]
+                     ) -> tuple[list[Candidate], SearchStats]:
+        """Search one snapshot (the seam where a distributed shard searches its workers' slabs)."""
+        return view.search(query, k, compiled, negation_requires_field=negation_requires_field, strategy=strategy,
+                           query_params=query_params)
+
+    def _search_view_batch(self, view: View, queries: np.ndarray, k: int, compiled: Filter | None, *,
+                           negation_requires_field: bool, strategy: str, query_params: dict[str, Any]
+                           ) -> BatchHits:
+        """Search one snapshot with a batch of queries (the distributed shard's seam too)."""
+        return view.search_batch(queries, k, compiled, negation_requires_field=negation_requires_field,
+                                 strategy=strategy, query_params=query_params)
 
     def fetch(self, namespace: str, ids: Sequence[str]) -> Read[dict[str, tuple[Rows, int]]] | None:
         """Return the live row of each existing id (None: no namespace)."""

@@ -123,6 +123,12 @@ class View:
     def live_count(self) -> int:
         return self._live_count
 
+    def with_segments(self, segments: tuple[Segment, ...]) -> View:
+        """Return this view restricted to ``segments`` (same name, metric, counts, LSN and query params)."""
+        return View(self.name, metric=self.metric, sparse_index=self.sparse_index, segments=segments,
+                    live_count=self._live_count, total_bytes=self.total_bytes, max_indexed_lsn=self.max_indexed_lsn,
+                    query_param_names=self._query_param_names)
+
     def segments(self) -> tuple[Segment, ...]:
         """Return (rows, live mask, slab or None for the memtable) of every segment."""
         return self._segments
@@ -328,29 +334,7 @@ class View:
             rows_at.append(seg_rows)
             segs.append(np.full(seg_rows.size, len(segments), dtype=np.int64))
             segments.append(rows)
-        stats = SearchStats(int(work.sum()), int(scanned.sum()))
-        if not segments:
-            empty = np.empty(0, np.int64)
-            return BatchHits([0] * (n + 1), [], [], empty, empty, empty, segments, work.tolist(), scanned.tolist(),
-                             stats)
-        owner, key, score, id_, seg, row = (np.concatenate(x) for x in (owners, keys, scores, ids, segs, rows_at))
-        if len(segments) > 1 or np.any((owner[1:] == owner[:-1]) & (key[1:] < key[:-1])):
-            order = np.lexsort((key, owner))  # per query, best key first; equal keys keep their order
-            owner, key, score, id_, seg, row = (x[order] for x in (owner, key, score, id_, seg, row))
-        tied = (owner[1:] == owner[:-1]) & (key[1:] == key[:-1])
-        if tied.any():  # equal keys: the smaller id first (bytewise), as search's sort does
-            order = np.arange(owner.size)
-            for q in np.unique(owner[1:][tied]).tolist():
-                a, b = np.searchsorted(owner, [q, q + 1])
-                order[a:b] = a + np.array(sorted(range(b - a), key=lambda j: (key[a + j], id_[a + j])))
-            owner, key, score, id_, seg, row = (x[order] for x in (owner, key, score, id_, seg, row))
-        starts = np.searchsorted(owner, np.arange(n + 1))
-        keep = np.arange(owner.size) - starts[owner] < k
-        if not keep.all():
-            owner, key, score, id_, seg, row = (x[keep] for x in (owner, key, score, id_, seg, row))
-            starts = np.searchsorted(owner, np.arange(n + 1))
-        return BatchHits(starts.tolist(), id_.tolist(), score.tolist(), key, seg, row, segments, work.tolist(),
-                         scanned.tolist(), stats)
+        return merge_batch(n, k, owners, keys, scores, ids, segs, rows_at, segments, work, scanned)
 
     def _search_segment_batch(
         self,
@@ -423,6 +407,40 @@ class View:
             raise InvalidArgumentError(
                 f"{sorted(unknown)} are not query parameters of this index's engine; it takes "
                 f"{sorted(accepted) or 'none'}", path="search_params")
+
+
+def merge_batch(n: int, k: int, owners: list[np.ndarray], keys: list[np.ndarray], scores: list[np.ndarray],
+                ids: list[np.ndarray], segs: list[np.ndarray], rows_at: list[np.ndarray], segments: list[Rows],
+                work: np.ndarray, scanned: np.ndarray) -> BatchHits:
+    """Merge per-part candidates of ``n`` queries into each query's best ``k`` in (key, id) order.
+
+    Part j holds, for its candidates, the query (``owners``), ranking key, score, id, segment
+    (an index into ``segments``) and row; parts may come from one view's segments or from
+    several holders of a namespace's slabs (distributed.py).
+    """
+    stats = SearchStats(int(work.sum()), int(scanned.sum()))
+    if not segments:
+        empty = np.empty(0, np.int64)
+        return BatchHits([0] * (n + 1), [], [], empty, empty, empty, segments, work.tolist(), scanned.tolist(),
+                         stats)
+    owner, key, score, id_, seg, row = (np.concatenate(x) for x in (owners, keys, scores, ids, segs, rows_at))
+    if len(segments) > 1 or np.any((owner[1:] == owner[:-1]) & (key[1:] < key[:-1])):
+        order = np.lexsort((key, owner))  # per query, best key first; equal keys keep their order
+        owner, key, score, id_, seg, row = (x[order] for x in (owner, key, score, id_, seg, row))
+    tied = (owner[1:] == owner[:-1]) & (key[1:] == key[:-1])
+    if tied.any():  # equal keys: the smaller id first (bytewise), as search's sort does
+        order = np.arange(owner.size)
+        for q in np.unique(owner[1:][tied]).tolist():
+            a, b = np.searchsorted(owner, [q, q + 1])
+            order[a:b] = a + np.array(sorted(range(b - a), key=lambda j: (key[a + j], id_[a + j])))
+        owner, key, score, id_, seg, row = (x[order] for x in (owner, key, score, id_, seg, row))
+    starts = np.searchsorted(owner, np.arange(n + 1))
+    keep = np.arange(owner.size) - starts[owner] < k
+    if not keep.all():
+        owner, key, score, id_, seg, row = (x[keep] for x in (owner, key, score, id_, seg, row))
+        starts = np.searchsorted(owner, np.arange(n + 1))
+    return BatchHits(starts.tolist(), id_.tolist(), score.tolist(), key, seg, row, segments, work.tolist(),
+                     scanned.tolist(), stats)
 
 
 def _overfetch_window(size: int, k: int, n_allowed: int) -> tuple[int, int, int]:

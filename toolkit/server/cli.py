@@ -72,6 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="answer 408 to a request body that takes longer in all (default 60)")
     parser.add_argument("--max-connections", type=int, default=None,
                         help="connections served at once; more get a 503 (default 512)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="hold and search the slabs on the workers of this Dask scheduler (tcp://host:8786)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request")
 
@@ -118,6 +120,8 @@ def build_app(args: argparse.Namespace) -> Any:
         limits = ServerLimits(**{k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
         raise InvalidArgumentError(str(exc), path="limits") from None
+    if getattr(args, "scheduler", None):
+        options["cluster"] = args.scheduler  # slabs held and searched on that Dask cluster (toolkit/cluster.py)
     return create_app(path=args.path, api_key=api_key, public_url=args.public_url, max_upsert_body=max_upsert,
                       limits=limits, import_roots=getattr(args, "import_root", None) or (),
                       client_options=options, allowed_hosts=allowed_hosts(args.host, args.public_url),

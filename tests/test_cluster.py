@@ -1,0 +1,127 @@
+"""DistributedShard (issue #15): slabs held and searched on a 2-worker LocalCluster.
+
+The whole conformance suite runs against the cluster with ``TOOLKIT_TEST_CLUSTER=local``
+(.ci/run); these tests cover what only the cluster has: answers equal to a local client's,
+placement by bytes shown in ``describe_slabs()``, one task per worker per batch, and
+recovery after a worker process is killed with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+import toolkit
+
+DIM = 16
+
+
+def _fill(client: toolkit.Client, n: int = 2400, step: int = 400, engine: str = "exact") -> np.ndarray:
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(n, DIM)).astype(np.float32)
+    client.create_index("c", dimension=DIM, metric="cosine", engine=engine)
+    index = client.Index("c")
+    for a in range(0, n, step):
+        index.upsert([(f"r{i}", vectors[i].tolist(), {"g": i % 5}) for i in range(a, a + step)])
+        index.flush(wait=True)
+    index.delete(ids=[f"r{i}" for i in range(0, n, 7)])
+    index.upsert([(f"r{i}", (vectors[i] * -1).tolist(), {"g": 9}) for i in range(0, 50)])  # memtable overwrites
+    return vectors
+
+
+@pytest.mark.parametrize("engine", ["exact", "annoy"])
+def test_cluster_answers_equal_a_local_client(dask_client: Any, engine: str) -> None:
+    local, remote = toolkit.Client(), toolkit.Client(cluster=dask_client)
+    _fill(local, engine=engine)
+    _fill(remote, engine=engine)
+    queries = np.random.default_rng(1).normal(size=(12, DIM)).astype(np.float32)
+    for flt in (None, {"g": 1}, {"g": 9}):
+        for q in queries[:4]:
+            a = local.Index("c").query(vector=q.tolist(), top_k=10, filter=flt, include_metadata=True)
+            b = remote.Index("c").query(vector=q.tolist(), top_k=10, filter=flt, include_metadata=True)
+            assert [m.id for m in a.matches] == [m.id for m in b.matches]
+            assert np.allclose([m.score for m in a.matches], [m.score for m in b.matches], atol=1e-5)
+            assert a.usage == b.usage
+        a_batch = local.Index("c").query_batch(queries, top_k=7, filter=flt)
+        b_batch = remote.Index("c").query_batch(queries, top_k=7, filter=flt)
+        assert [[m.id for m in r.matches] for r in a_batch] == [[m.id for m in r.matches] for r in b_batch]
+    deleted = remote.Index("c").query(vector=queries[0].tolist(), top_k=2400)
+    assert not {f"r{i}" for i in range(56, 2400, 7)} & {m.id for m in deleted.matches}
+
+
+def test_slabs_are_placed_by_bytes_and_shown_per_worker(dask_client: Any) -> None:
+    client = toolkit.Client(cluster=dask_client)
+    _fill(client)
+    slabs = client.Index("c").describe_slabs()
+    workers = set(dask_client.scheduler_info()["workers"])
+    assert set(slabs["worker"]) <= workers and len(set(slabs["worker"])) == 2
+    held = client.Index("c")._shard.worker_bytes()
+    assert max(held.values()) - min(held.values()) <= slabs["vector_bytes"].max() + slabs["index_bytes"].max()
+
+
+def test_a_batch_is_one_task_per_worker(dask_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = toolkit.Client(cluster=dask_client)
+    _fill(client)
+    keys: list[str] = []
+    submit = dask_client.submit
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        keys.append(kwargs["key"])
+        return submit(*args, **kwargs)
+
+    monkeypatch.setattr(dask_client, "submit", counting)
+    client.Index("c").query_batch(np.ones((40, DIM), np.float32), top_k=5)
+    assert len(keys) == 2 and all(key.startswith("search_batch-c-") for key in keys)
+    assert {key.split("-")[3] for key in keys} == set(dask_client.scheduler_info()["workers"])
+
+
+def test_sigkill_of_a_worker_loses_no_acknowledged_write(dask_client: Any, tmp_path: Any) -> None:
+    client = toolkit.Client(path=str(tmp_path / "db"), cluster=dask_client)
+    vectors = _fill(client)
+    index = client.Index("c")
+    old = {"g": {"$gte": 0}}  # the records written before the kill
+    before = index.query(vector=vectors[1].tolist(), top_k=5, filter=old)
+    pids = dask_client.run(os.getpid)
+    victim = sorted(pids)[0]
+    acknowledged = []
+    for i in range(2400, 2600):  # the workload goes on while the worker dies
+        index.upsert([(f"r{i}", vectors[i % 2400].tolist())])
+        acknowledged.append(f"r{i}")
+        if i == 2450:
+            os.kill(pids[victim], signal.SIGKILL)
+        if i % 50 == 0:
+            index.flush(wait=True)
+    deadline = time.monotonic() + 60
+    while victim in dask_client.scheduler_info()["workers"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    after = index.query(vector=vectors[1].tolist(), top_k=5, filter=old)
+    assert [m.id for m in after.matches] == [m.id for m in before.matches]
+    assert set(index.fetch(ids=acknowledged).vectors) == set(acknowledged)
+    assert victim not in set(index.describe_slabs()["worker"])
+    client.close()
+    reopened = toolkit.Client(path=str(tmp_path / "db"), cluster=dask_client)
+    assert set(reopened.Index("c").fetch(ids=acknowledged).vectors) == set(acknowledged)
+    assert reopened.Index("c").query(vector=vectors[1].tolist(), top_k=5, filter=old).matches == after.matches
+    reopened.close()
+
+
+def test_with_no_worker_a_query_of_slabs_is_unavailable_and_the_memtable_still_answers() -> None:
+    from distributed import Client as DaskClient, LocalCluster
+
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster, DaskClient(cluster) as dask:
+        client = toolkit.Client(cluster=dask)
+        client.create_index("c", dimension=2, metric="euclidean")
+        index = client.Index("c")
+        index.upsert([("a", [1.0, 0.0])], namespace="memtable")
+        assert index.query(vector=[1.0, 0.0], top_k=1, namespace="memtable").matches[0].id == "a"
+        index.upsert([("b", [0.0, 1.0])], namespace="slabs")
+        index.flush(wait=True)  # built, but there is no worker to place it on
+        with pytest.raises(toolkit.errors.UnavailableError) as raised:
+            index.query(vector=[0.0, 1.0], top_k=1, namespace="slabs")
+        assert raised.value.path == "cluster" and "'slabs'" in raised.value.message
+        client.close()
