@@ -299,6 +299,53 @@ def test_malformed_oversized_and_unknown_rpcs_get_clean_statuses(pcg, host):
     assert g.describe_index_stats().total_vector_count == before
 
 
+# Statuses a hostile message may get; UNKNOWN/INTERNAL (an uncaught error) or UNAVAILABLE never.
+_CLEAN = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
+          grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.OUT_OF_RANGE,
+          grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNIMPLEMENTED}
+_RPCS = ["Upsert", "Delete", "Fetch", "List", "Query", "Update", "DescribeIndexStats", "ListNamespaces",
+         "DescribeNamespace", "DeleteNamespace", "CreateNamespace", "FetchByMetadata"]
+_SEEDS = [pb.UpsertRequest(vectors=[pb.Vector(id="s", values=[1, 2, 3])], namespace="ns").SerializeToString(),
+          pb.QueryRequest(namespace="ns", top_k=2, vector=[1, 0, 0]).SerializeToString(),
+          pb.FetchRequest(ids=["r001"], namespace="ns").SerializeToString(),
+          pb.DeleteRequest(ids=["r002"], namespace="ns").SerializeToString()]
+
+
+def test_random_and_mutated_protobuf_gets_clean_statuses(pcg, host):
+    """Fuzz every RPC with random bytes and with valid messages whose bytes are flipped, cut or
+    spliced: never an uncaught error, the server stays up, a refused call changes nothing."""
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from fuzz_profiles import fuzz_settings
+
+    g = pcg.Index(host=host)
+    g.upsert(vectors=records(5), namespace="ns")
+
+    def mutated(seed: bytes, at: int, byte: int, cut: int) -> bytes:
+        body = bytearray(seed)
+        body[at % len(body)] = byte
+        return bytes(body[: max(1, cut % (len(body) + 1))])
+
+    payloads = st.one_of(st.binary(max_size=256),
+                         st.builds(mutated, st.sampled_from(_SEEDS), st.integers(0, 10_000), st.integers(0, 255),
+                                   st.integers(0, 10_000)))
+
+    @fuzz_settings(scale=2)
+    @given(method=st.sampled_from(_RPCS), payload=payloads)
+    def check(method: str, payload: bytes) -> None:
+        before = g.describe_index_stats()
+        status = _raw(host, method, payload)
+        assert status in _CLEAN, (method, payload, status)
+        if status is not grpc.StatusCode.OK:
+            after = g.describe_index_stats()
+            assert after.total_vector_count == before.total_vector_count, (method, payload)
+            assert set(after.namespaces) == set(before.namespaces), (method, payload)
+
+    check()
+    assert g.query(vector=[1.0, 0.0, 0.0], top_k=1, namespace="ns").matches is not None  # still serving
+
+
 def test_clients_that_vanish_mid_stream_do_not_hurt_the_server(pcg, host):
     port = int(host.rsplit(":", 1)[1])
     for cut in (2, len(PREFACE), len(PREFACE) + 5):
