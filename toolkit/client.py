@@ -259,3 +259,22 @@ class Client(ClientStorageMixin):
 
     def __repr__(self) -> str:
         return f"Client(indexes={sorted(self._indexes)})"
+
+    # -- integrated inference (toolkit.inference, toolkit.integrated) ------------------------
+    @property
+    def inference(self) -> Any:
+        """Return the inference API (``embed``, ``rerank``, ``list_models``) of the local models."""
+        if getattr(self, "_inference", None) is None:
+            from .inference import Inference
+
+            self._inference = Inference(self._plugins)
+        return self._inference
+
+    def create_index_for_model(self, name: str, cloud: Any = "aws", region: Any = "us-east-1", embed: Any = None,
+                               tags: Mapping[str, str] | None = None, deletion_protection: str = "disabled",
+                               engine: Any = None, **_: Any) -> IndexModel:
+        """Create an index whose records are text embedded by ``embed['model']`` (see toolkit.integrated)."""
+        from .integrated import create_index_for_model
+
+        return create_index_for_model(self, name, cloud, region, embed, tags=tags,
+                                      deletion_protection=deletion_protection, engine=engine)

@@ -78,6 +78,8 @@ class LedgerEntry:
     lsn: int | None = None
     seconds: float = 0.0
     at: float = field(default_factory=time.time)
+    embed_tokens: int = 0    # integrated inference: tokens embedded (the reference bills embedding by token)
+    rerank_units: int = 0    # integrated inference: rerank units
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,8 @@ class UsageLedger:
         if frame.empty:
             return pd.DataFrame(
                 columns=["operation", "namespace", "requests", "read_units", "read_units_reported",
-                         "write_units", "records", "distance_computations", "bytes_scanned", "seconds"]
+                         "write_units", "records", "distance_computations", "bytes_scanned", "seconds",
+                         "embed_tokens", "rerank_units"]
             )
         grouped = frame.groupby(["operation", "namespace"], sort=True)
         summary = grouped.agg(
@@ -153,5 +156,7 @@ class UsageLedger:
             distance_computations=("distance_computations", "sum"),
             bytes_scanned=("bytes_scanned", "sum"),
             seconds=("seconds", "sum"),
+            embed_tokens=("embed_tokens", "sum"),
+            rerank_units=("rerank_units", "sum"),
         )
         return summary.reset_index().astype({"requests": np.int64})

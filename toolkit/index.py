@@ -750,6 +750,25 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
              "namespaces": {k: v.to_dict() for k, v in stats.namespaces.items()}},
         )
 
+    # -- integrated inference (toolkit.integrated) ---------------------------------------------
+    def upsert_records(self, namespace: str, records: Any, batch_size: int | None = None,
+                       show_progress: bool | None = None) -> Any:
+        """Embed the mapped text field of ``records`` and upsert them (integrated indexes)."""
+        from .integrated import upsert_records
+
+        return upsert_records(self, namespace, records, batch_size=batch_size, show_progress=show_progress)
+
+    def search(self, namespace: str, query: Any = None, fields: Sequence[str] | None = None, rerank: Any = None,
+               *, top_k: int | None = None, inputs: Any = None, vector: Any = None, id: str | None = None,
+               filter: Mapping[str, Any] | None = None, match_terms: Mapping[str, Any] | None = None) -> Any:
+        """Search with text, a vector or an id; optionally rerank (see toolkit.integrated.search)."""
+        from .integrated import search
+
+        return search(self, namespace, query, fields, rerank, top_k=top_k, inputs=inputs, vector=vector, id=id,
+                      filter=filter, match_terms=match_terms)
+
+    search_records = search
+
 
 def _stored_values(rows: Rows, row: int) -> tuple[list[float], SparseValues | None]:
     """Return a stored row's dense values (``[]`` on a sparse index) and sparse values, as responses carry them."""
