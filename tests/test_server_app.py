@@ -349,7 +349,7 @@ def test_unknown_routes_and_methods(client):
     assert client.put("/indexes/idx", json={}).json()["error"]["message"]
     assert_data_error(client.post(f"{D}/vectors/fetch_by_metadata", json={}), 501, 12)
     assert_data_error(client.post(f"{D}/namespaces", json={"name": "x"}), 501, 12)
-    assert_control_error(client.post("/indexes/create-for-model", json={}), 501, "UNIMPLEMENTED")
+    assert_control_error(client.post("/indexes/create-for-model", json={}), 400, "INVALID_ARGUMENT")  # needs a name
 
 
 def test_index_host_follows_the_host_header_and_public_url():

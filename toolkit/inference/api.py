@@ -23,6 +23,16 @@ EMBED_PARAMETERS = ("input_type", "truncate", "return_tokens", "dimension", "max
 RERANK_PARAMETERS = ("truncate",)
 
 
+_EMBED_PARAMETER_INFO = [
+    {"parameter": "input_type", "type": "one_of", "value_type": "string", "required": False,
+     "allowed_values": list(INPUT_TYPES), "default": "passage"},
+    {"parameter": "truncate", "type": "one_of", "value_type": "string", "required": False,
+     "allowed_values": list(TRUNCATE), "default": "END"},
+]
+_RETURN_TOKENS_INFO = [{"parameter": "return_tokens", "type": "any", "value_type": "boolean", "required": False,
+                        "default": False}]
+
+
 def check_texts(inputs: Any, path: str = "inputs", limit: int | None = MAX_EMBED_INPUTS) -> list[str]:
     """Return the texts of ``inputs`` (strings or ``{"text": ...}`` objects); refuse empty or non-text ones."""
     if isinstance(inputs, str):
@@ -151,14 +161,18 @@ class Inference:
                                                                                          "euclidean"],
                     "max_sequence_length": e.max_tokens, "max_batch_size": MAX_EMBED_INPUTS,
                     "provider_name": "vector-toolkit (local)", "short_description": f"served by {local}: "
-                    f"{e.description}", "modality": "text", "served_by": local}
+                    f"{e.description}", "modality": "text", "served_by": local,
+                    "supported_parameters": _EMBED_PARAMETER_INFO + (_RETURN_TOKENS_INFO if e.vector_type == "sparse"
+                                                                     else [])}
         if local in self.registry.rerankers:
             r = self.registry.rerankers[local]
             limits = self.registry.table.limits.get(model)
             return {"model": model, "type": "rerank", "max_sequence_length": (limits or r).max_tokens,
                     "max_batch_size": (limits or r).max_documents, "provider_name": "vector-toolkit (local)",
                     "short_description": f"served by {local}: {r.description}", "modality": "text",
-                    "served_by": local}
+                    "served_by": local, "supported_parameters": [
+                        {"parameter": "truncate", "type": "one_of", "value_type": "string", "required": False,
+                         "allowed_values": list(TRUNCATE), "default": (limits or r).default_truncate}]}
         if missing_ok:
             return None
         self.registry.embedder(model)  # raises the 400 naming the model

@@ -428,8 +428,6 @@ def create_app(
         route("/health", h.health, ["GET"], "control"),
         route("/indexes", h.list_indexes, ["GET"], "control"),
         route("/indexes", h.create_index, ["POST"], "control"),
-        Route("/indexes/create-for-model", _unsupported("integrated-embedding index creation"),
-              methods=["POST"]),
         route("/indexes/{name}", h.describe_index, ["GET"], "control"),
         route("/indexes/{name}", h.configure_index, ["PATCH"], "control"),
         route("/indexes/{name}", h.delete_index, ["DELETE"], "control"),
@@ -448,10 +446,12 @@ def create_app(
         route(f"{d}/namespaces/{{ns:path}}", h.describe_namespace, ["GET"], "data", namespace_in_path=True),
         route(f"{d}/namespaces/{{ns:path}}", h.delete_namespace, ["DELETE"], "data", namespace_in_path=True),
         Route(f"{d}/vectors/fetch_by_metadata", _unsupported("fetch_by_metadata"), methods=["POST"]),
-        Route(f"{d}/records/namespaces/{{ns:path}}", _unsupported("integrated records (upsert_records/search)"),
-              methods=["POST"]),
         Route(f"{d}/bulk/imports", _unsupported("bulk import"), methods=["GET", "POST"]),
     ]
+    # integrated inference: create-for-model, records upsert/search, embed, rerank, models
+    from .routes_inference import inference_routes
+
+    routes += inference_routes(client, config, DATA_PREFIX, wire.index_model)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
