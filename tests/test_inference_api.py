@@ -135,3 +135,21 @@ def test_plugin_rerankers_are_served():
     client = toolkit.Client(plugins=[_RerankPlugin()])
     out = client.inference.rerank("constant", "q", ["a", "b"])
     assert [d.score for d in out.data] == [0.5, 0.5] and [d.index for d in out.data] == [0, 1]
+
+
+def test_reranker_reuses_the_vectors_of_texts_embedded_at_ingest(inference, monkeypatch):
+    from toolkit.inference import builtin
+
+    docs = ["Kittens sleep most of the day.", "Glaciers carve deep valleys over millennia."]
+    inference.embed("llama-text-embed-v2", docs)
+    encoder = builtin.minilm()
+    real = encoder.encode
+    calls = []
+
+    def counting(texts, batch_size=32):
+        calls.append(list(texts))
+        return real(texts, batch_size)
+
+    monkeypatch.setattr(encoder, "encode", counting)
+    out = inference.rerank("bge-reranker-v2-m3", "young cats resting", docs)
+    assert calls == [["young cats resting"]] and out.data[0].index == 0

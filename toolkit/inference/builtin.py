@@ -10,12 +10,15 @@
 * ``minilm-lexical-rerank`` (reranker): NOT a cross-encoder (none ships on PyPI with its weights
   and without torch). It rescores the candidates with the dense model's cosine of query and
   document, fused with a BM25 score whose IDF is computed over the candidate list itself, squashed
-  into [0, 1]. benchmarks/results/inference.md measures what it adds.
+  into [0, 1]. benchmarks/results/inference.md measures what it adds. Being a bi-encoder, it reuses
+  the vectors of texts the dense model embedded recently (an LRU of 20,000 texts), so reranking
+  candidates that were embedded at ingest costs one query embedding.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Sequence
 
@@ -43,6 +46,37 @@ def minilm() -> BertEncoder:
         return BertEncoder(minilm_dir(), max_length=256)
 
 
+class _VectorCache:
+    """The last ``size`` texts' MiniLM vectors and token counts (the model is symmetric: a passage
+    embedded at ingest is the same vector when the reranker meets it again as a candidate)."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._rows: OrderedDict[str, tuple[np.ndarray, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Return unit vectors and token counts of ``texts``, computing only the ones not cached."""
+        with self._lock:
+            found = {t: self._rows[t] for t in texts if t in self._rows}
+            for t in found:
+                self._rows.move_to_end(t)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            vectors, counts = minilm().encode(missing)
+            new = {t: (v, int(c)) for t, v, c in zip(missing, vectors, counts)}
+            found.update(new)
+            with self._lock:
+                self._rows.update(new)
+                while len(self._rows) > self.size:
+                    self._rows.popitem(last=False)
+        vectors = np.stack([found[t][0] for t in texts]).astype(np.float32, copy=False)
+        return vectors, np.array([found[t][1] for t in texts], dtype=np.int64)
+
+
+vector_cache = _VectorCache()
+
+
 def _check_length(counts: np.ndarray, limit: int, truncate: str, what: str) -> None:
     if truncate == "NONE":
         over = np.flatnonzero(counts > limit)
@@ -68,7 +102,7 @@ class MiniLMEmbedder(Embedder):
         if truncate == "NONE":
             counts = np.array([len(e.ids) for e in encoder.full_tokenizer.encode_batch(list(texts))])
             _check_length(counts, self.max_tokens, truncate, "inputs")
-        vectors, counts = encoder.encode(texts)
+        vectors, counts = vector_cache.encode(texts)
         return Embeddings(token_counts=counts, dense=vectors)
 
     def tokenize(self, texts: Sequence[str]) -> list[list[str]]:
@@ -142,7 +176,7 @@ class MiniLMLexicalReranker(Reranker):
         return np.array([q + len(e.ids) for e in encodings[1:]], dtype=np.int64)
 
     def score(self, query: str, documents: Sequence[str], *, truncate: str = "END") -> np.ndarray:
-        vectors, _ = minilm().encode([query, *documents])
+        vectors, _ = vector_cache.encode([query, *documents])
         cosine = vectors[1:] @ vectors[0]
         sparse = BM25WordPieceEmbedder()
         docs = sparse.embed(documents, input_type="passage", truncate="END").sparse
