@@ -172,6 +172,11 @@ def test_sparse_index_with_match_terms_and_persistence(tmp_path):
     assert [h.id for h in matched.result.hits] == ["rec2"]
     index.upsert_records("ns", [{"_id": "rec6", "chunk_text": "More apple pie recipes", "category": "food"}])
     assert index.describe_index_stats().total_vector_count == 6
+    reopened.create_backup("lexical", "snap")
+    reopened.create_index_from_backup("snap", "restored")   # a restore keeps the model (D:18690)
+    restored = reopened.Index("restored")
+    assert reopened.describe_index("restored").spec["embed"]["model"] == "pinecone-sparse-english-v0"
+    assert restored.search("ns", query={"inputs": {"text": "pie recipes"}, "top_k": 1}).result.hits[0].id == "rec6"
     reopened.close()
 
 

@@ -147,12 +147,22 @@ def create_index_for_model(client: "Client", name: str, cloud: Any = "aws", regi
     client.create_index(name, dimension=config["dimension"], metric=config["metric"],
                         spec={"serverless": {"cloud": cloud, "region": region}}, vector_type=config["vector_type"],
                         deletion_protection=deletion_protection, tags=tags, engine=engine)
-    index = client.Index(name)
-    with client._lock:  # the embed configuration rides in the spec, persisted with the index config
-        index.config = dataclasses.replace(index.config, spec={**dict(index.config.spec), "embed": config})
-        client._storage.meta_changed(index, client._meta[name])
-    _registries[index] = registry
+    attach_embed(client, name, config, registry)
     return client.describe_index(name)
+
+
+def attach_embed(client: "Client", name: str, config: Mapping[str, Any], registry: ModelRegistry | None = None) -> None:
+    """Make index ``name`` integrated with the checked ``config``, durably (create_index_for_model, restores).
+
+    The configuration rides in ``IndexConfig.spec["embed"]``, so the storage layer persists it
+    with the index config and a reopened folder (or a backup) brings it back.
+    """
+    index = client.Index(name)
+    with client._lock:
+        index.config = dataclasses.replace(index.config, spec={**dict(index.config.spec), "embed": dict(config)})
+        client._storage.meta_changed(index, client._meta[name])
+    if registry is not None:
+        _registries[index] = registry
 
 
 # -- upsert ---------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import InvalidArgumentError, ToolkitError
-from ..integrated import MAX_RECORDS_PER_REQUEST, embed_config
+from ..integrated import MAX_RECORDS_PER_REQUEST
 from ..integrated import upsert_records as upsert
 from . import wire
 from .errors import error_response, plane_of, unexpected
@@ -183,4 +183,4 @@ def inference_routes(client: Any, config: Any, data_prefix: str, index_model: Ca
     ]
 
 
-__all__ = ["embed_config", "embed_wire_fields", "inference_routes"]
+__all__ = ["embed_wire_fields", "inference_routes"]

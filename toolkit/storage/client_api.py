@@ -113,6 +113,10 @@ class ClientStorageMixin:
             tags=model.tags if tags is None else tags, engine=config.engine,
         )
         index = self._get(name)  # type: ignore[attr-defined]
+        if isinstance(config.spec.get("embed"), Mapping):  # an integrated index keeps its model (D:18690)
+            from ..integrated import attach_embed
+
+            attach_embed(self, name, config.spec["embed"])
         for ns_name, rows, _ in snapshot.namespaces:
             for batch in batches_of(rows):
                 with index._lock:
