@@ -188,3 +188,13 @@ def test_large_imports_embed_in_batches(client):
     out = index.upsert_records("ns", records, batch_size=100, show_progress=False)
     assert out.record_count == 1200 and index.describe_index_stats().total_vector_count == 1200
     assert out.usage["embed_total_tokens"] > 1200
+
+
+def test_a_large_import_shows_a_progress_bar(client, capsys):
+    client.create_index_for_model("bar", "aws", "us-east-1",
+                                  embed={"model": "pinecone-sparse-english-v0", "field_map": {"text": "t"}})
+    records = [{"_id": f"r{i}", "t": f"text number {i}"} for i in range(40)]
+    client.Index("bar").upsert_records("ns", records, batch_size=2)   # 20 batches: the bar shows by itself
+    assert "embed bar" in capsys.readouterr().err
+    client.Index("bar").upsert_records("ns", records[:4], batch_size=2)
+    assert "embed bar" not in capsys.readouterr().err
