@@ -80,3 +80,14 @@ def test_lexical_stand_in_fails_the_same_check(inference):
     scores = dense(queries, vocab) @ dense(docs, vocab).T
     correct = ((scores.max(axis=1) > 0) & (_top1(scores) == np.arange(len(QUERIES)))).sum()
     assert correct <= 2, scores
+
+
+def test_the_numpy_forward_pass_reproduces_the_published_similarities(inference):
+    """sentence-transformers' quickstart prints these cosine similarities for all-MiniLM-L6-v2
+    (torch): 0.6660, 0.1046 and 0.1411. The numpy forward pass must give the same numbers."""
+    texts = ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
+    vectors = np.array([d.values for d in inference.embed("all-minilm-l6-v2", texts).data])
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] == pytest.approx(0.6660, abs=1e-3)
+    assert similarity[0, 2] == pytest.approx(0.1046, abs=1e-3)
+    assert similarity[1, 2] == pytest.approx(0.1411, abs=1e-3)
