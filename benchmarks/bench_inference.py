@@ -168,6 +168,8 @@ def main() -> None:
                      f"{row['ms_per_query']:.1f} |")
     lines += [
         "",
+        "Latency caveat: the dense model keeps the vectors of recently embedded texts (an LRU), and the methods run in this order over the same questions, so only the dense row pays for embedding each question; hybrid and reranked reuse that query vector (and the reranker reuses the passages' vectors from ingest). Their ms/query is the extra cost over an already-embedded question.",
+        "",
         "The reranker is a stand-in, not a cross-encoder: no cross-encoder ships its weights on PyPI without "
         "torch. `minilm-lexical-rerank` = sigmoid(8·cosine(all-MiniLM-L6-v2 of query and document) + "
         "2·BM25/max − 4), the BM25 IDF computed over the candidate list. It serves the reference names "
