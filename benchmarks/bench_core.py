@@ -261,7 +261,7 @@ def bench_filter(ids, vectors, metadata, queries: np.ndarray, repeats: int) -> d
     upsert_all(index, ids, vectors, metadata)
     index.compact()
     ns = index._namespaces["__default__"]  # the one slab's metadata columns
-    (rows, _alive, _slab), = ns.segments()
+    (rows, _alive, _slab), = ns.view.segments()
     compiled = compile_filter({"genre": {"$eq": "genre-3"}})
     mask = compiled.mask(rows.columns, negation_requires_field=True)
     expected = sum(1 for m in metadata if m["genre"] == "genre-3")

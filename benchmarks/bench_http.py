@@ -232,10 +232,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int) -> subprocess.Popen:
+def start_server(port: int, extra: list[str] | None = None) -> subprocess.Popen:
+    """``toolkit serve`` with REST-only hosts (``--no-grpc``: the SDK rows use ``/index/<name>`` on the
+    main port, as before index ports existed; bench_grpc.py measures the index ports)."""
     import httpx
 
-    proc = subprocess.Popen([sys.executable, "-m", "toolkit", "serve", "--port", str(port), "--log-level", "warning"],
+    proc = subprocess.Popen([sys.executable, "-m", "toolkit", "serve", "--port", str(port), "--log-level", "warning",
+                             "--no-grpc", *(extra or [])],
                             cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -297,6 +300,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs per cell; the best is reported (noisy hosts)")
     parser.add_argument("--quick", action="store_true", help="1 s per cell, 2000 records")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--server-args", default="",
+                        help="more `toolkit serve` options, e.g. \"--http httptools --loop uvloop\"")
     # client-process mode (internal)
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -331,7 +336,7 @@ def main() -> None:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start_server(port)
+    proc = start_server(port, args.server_args.split())
     try:
         print(f"server on {url}: loading ...", file=sys.stderr)
         load(url, args)
@@ -366,7 +371,8 @@ def main() -> None:
         "upsert_batch": args.batch, "seconds_per_cell": args.seconds, "repeats_best_of": args.repeats,
         "engine": "default (exact)",
         "python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-        "server": "python -m toolkit serve (uvicorn, 1 process, in memory), 127.0.0.1",
+        "server": f"python -m toolkit serve --no-grpc {args.server_args} (uvicorn, 1 process, in memory), "
+                  "127.0.0.1".replace("  ", " "),
         "client": "a separate process; httpx keep-alive pool or the pinecone SDK; threads = concurrent requests",
         "versions": versions(),
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),

@@ -13,15 +13,23 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
 
-from toolkit import InvalidArgumentError, SlabBuilder, SlabData, SlabIndex, hookimpl
-from toolkit.engine import rescore as exact_rescore
-from toolkit.scoring import Query, SearchResult, scores_to_keys
+from toolkit.plugin import (
+    ExactKernel,
+    InvalidArgumentError,
+    Query,
+    SearchResult,
+    SlabBuilder,
+    SlabData,
+    SlabIndex,
+    hookimpl,
+    scores_to_keys,
+)
 
 ANNOY_METRICS: dict[str, Literal["angular", "euclidean", "dot"]] = {
     "cosine": "angular", "euclidean": "euclidean", "dotproduct": "dot"}
@@ -42,15 +50,54 @@ def annoy_scores(distances: np.ndarray, metric: str) -> np.ndarray:
     return d  # "dot" already is the dot product
 
 
+@dataclass(frozen=True)
+class AnnoyQuery:
+    """Annoy's query parameters (the one declaration; ``AnnoyBuilder.query_defaults`` derives from it).
+
+    ``search_k``: tree nodes Annoy inspects (None: n_trees × max(k, ``min_candidates``));
+    ``rescore``: re-score the candidates exactly from the slab's vectors (else Annoy's own
+    distances mapped to the metric); ``count_work``: ask Annoy for every candidate it
+    collected, so ``distance_computations`` is the number of distances Annoy really
+    computed (one extra sort and list in Annoy's call; with False it is the bound
+    ``search_k`` + returned rows).
+    """
+
+    search_k: int | None = None
+    min_candidates: int = MIN_CANDIDATES
+    rescore: bool = True
+    count_work: bool = True
+
+    def __post_init__(self) -> None:
+        if self.search_k is not None and (isinstance(self.search_k, bool) or not isinstance(self.search_k, (int, np.integer))
+                                          or self.search_k < 1):
+            raise InvalidArgumentError(f"must be a positive integer or None, got {self.search_k!r}",
+                                       path="search_params.search_k")
+        if isinstance(self.min_candidates, bool) or not isinstance(self.min_candidates, (int, np.integer)) \
+                or self.min_candidates < 1:
+            raise InvalidArgumentError(f"must be a positive integer, got {self.min_candidates!r}",
+                                       path="search_params.min_candidates")
+        for name in ("rescore", "count_work"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidArgumentError(f"must be true or false, got {getattr(self, name)!r}",
+                                           path=f"search_params.{name}")
+
+    def budget(self, n_trees: int, n: int) -> int:
+        """Return the nodes a query of ``n`` results inspects."""
+        return int(self.search_k) if self.search_k is not None else n_trees * max(n, int(self.min_candidates))
+
+
 class AnnoySlabIndex(SlabIndex):
-    """An Annoy forest over one slab, with the slab's vectors kept for exact re-scoring."""
+    """An Annoy forest over one slab, with the slab's vectors kept (in the exact kernel) for re-scoring."""
+
+    query_params = AnnoyQuery
+    can_save = True
 
     def __init__(self, annoy: Any, data: SlabData, metric: str, n_trees: int, rows: np.ndarray, nbytes: int) -> None:
         assert data.dense is not None
         self._annoy = annoy
-        self._dense = data.dense
+        self._kernel = ExactKernel(metric, data.dense)
+        self._dimension = int(data.dense.shape[1])
         self._rows = rows
-        self._norms = np.linalg.norm(data.dense, axis=1) if metric == "cosine" else None
         self.metric = metric
         self.n_trees = n_trees
         self._nbytes = nbytes
@@ -59,92 +106,79 @@ class AnnoySlabIndex(SlabIndex):
     def nbytes(self) -> int:
         return self._nbytes
 
-    def search(  # type: ignore[override]  # query parameters are explicit keywords (engine.py)
-        self,
-        query: Query,
-        k: int,
-        allowed: np.ndarray | None = None,
-        *,
-        search_k: int | None = None,
-        min_candidates: int = MIN_CANDIDATES,
-        rescore: bool = True,
-    ) -> SearchResult:
-        """Return about the k nearest rows, inspecting ``search_k`` nodes.
+    def _candidates(self, q: list[float], n: int, search_k: int, params: AnnoyQuery
+                    ) -> tuple[list[int], list[float] | None, int]:
+        """Return Annoy's best ``n`` items (and distances unless re-scoring) and the distances it computed.
 
-        ``search_k=None`` inspects n_trees × max(k, ``min_candidates``) nodes; a fixed
-        ``search_k`` does not grow when a filtered query over-fetches. With ``rescore=False``
-        the scores are Annoy's distances mapped to the metric (float32 rounding differs
-        from the exact engine's); ``allowed`` post-filters.
+        Annoy collects ``search_k`` leaf items from its trees, de-duplicates them and computes
+        one distance per distinct candidate before keeping the best ``n``; asking it for every
+        item returns exactly those distinct candidates (the traversal does not depend on ``n``),
+        so their number is Annoy's distance count.
+        """
+        want = self._rows.size if params.count_work else n
+        if params.rescore:
+            items = self._annoy.get_nns_by_vector(q, want, search_k)
+            distances = None
+        else:
+            items, distances = self._annoy.get_nns_by_vector(q, want, search_k, True)
+        computed = len(items) if params.count_work else search_k
+        if want != n:
+            items = items[:n]
+            distances = None if distances is None else distances[:n]
+        return items, distances, computed
+
+    def _work(self, computed: int, rescored: int) -> tuple[int, int]:
+        """Return (distances, bytes): Annoy's candidates (each reads one stored vector) + the re-scored rows."""
+        distances = computed + rescored
+        return distances, distances * self._dimension * 4
+
+    def search_one(self, query: Query, k: int, allowed: np.ndarray | None, params: AnnoyQuery) -> SearchResult:
+        """Return about the k nearest rows, inspecting ``params.search_k`` nodes.
+
+        A fixed ``search_k`` does not grow when a filtered query over-fetches. With
+        ``rescore=False`` the scores are Annoy's distances mapped to the metric (float32
+        rounding differs from the exact engine's); ``allowed`` post-filters.
         """
         assert query.dense is not None
         n = min(int(k), self._rows.size)
-        if search_k is None:
-            search_k = self.n_trees * max(n, int(min_candidates))
-        items, distances = self._annoy.get_nns_by_vector(query.dense.tolist(), n, int(search_k), True)
+        search_k = params.budget(self.n_trees, n)
+        items, distances, computed = self._candidates(query.dense.tolist(), n, search_k, params)
         rows = self._rows[np.asarray(items, dtype=np.int64)]
-        if rescore:
-            norms = None if self._norms is None else self._norms[rows]
-            scores = exact_rescore(query.dense, self.metric, self._dense[rows], norms)
+        if params.rescore:
+            scores = self._kernel.rescore(query.dense, rows)
         else:
             scores = annoy_scores(np.asarray(distances), self.metric)
+        work = self._work(computed, rows.size if params.rescore else 0)
         if allowed is not None:
             keep = allowed[rows]
             rows, scores = rows[keep], scores[keep]
         order = np.argsort(scores_to_keys(scores, self.metric), kind="stable")
-        width = self._dense.shape[1] * 4
-        return SearchResult(rows[order], scores[order], int(search_k) + rows.size, rows.size * width)
+        return SearchResult(rows[order], scores[order], *work)
 
-    def search_batch(  # type: ignore[override]
-        self,
-        queries: np.ndarray,
-        k: int,
-        allowed: np.ndarray | None = None,
-        *,
-        search_k: int | None = None,
-        min_candidates: int = MIN_CANDIDATES,
-        rescore: bool = True,
-    ) -> list[SearchResult]:
-        """``search`` of every query. Annoy has no batch call, so this is a loop over
+    def search_many(self, queries: np.ndarray, k: int, allowed: np.ndarray | None,
+                    params: AnnoyQuery) -> list[SearchResult]:
+        """``search_one`` of every query. Annoy has no batch call, so this is a loop over
         ``get_nns_by_vector`` (what a direct caller writes too); the id mapping, re-scoring,
         filtering and ordering of all the candidates run vectorised once for the batch."""
         n = min(int(k), self._rows.size)
-        if search_k is None:
-            search_k = self.n_trees * max(n, int(min_candidates))
-        search_k = int(search_k)
-        nns = self._annoy.get_nns_by_vector
-        if rescore:
-            found = [nns(q, n, search_k) for q in queries.tolist()]
-            distances = None
-        else:
-            pairs = [nns(q, n, search_k, True) for q in queries.tolist()]
-            found = [p[0] for p in pairs]
-            distances = np.fromiter((d for p in pairs for d in p[1]), dtype=np.float32)
-        counts = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
+        search_k = params.budget(self.n_trees, n)
+        found = [self._candidates(q, n, search_k, params) for q in queries.tolist()]
+        counts = np.fromiter((len(f[0]) for f in found), dtype=np.int64, count=len(found))
         owner = np.repeat(np.arange(len(found)), counts)
-        rows = self._rows[np.fromiter((i for f in found for i in f), dtype=np.int64, count=int(counts.sum()))]
-        if rescore:
-            dense = self._dense[rows]
-            q = queries[owner]
-            if self.metric == "euclidean":
-                diff = dense - q
-                scores = np.einsum("ij,ij->i", diff, diff).astype(np.float32, copy=False)
-            else:
-                scores = np.einsum("ij,ij->i", dense, q)
-                if self.metric == "cosine":
-                    assert self._norms is not None
-                    scores = scores / (self._norms[rows] * np.sqrt(np.einsum("ij,ij->i", q, q)))
-                scores = scores.astype(np.float32, copy=False)
+        rows = self._rows[np.fromiter((i for f in found for i in f[0]), dtype=np.int64, count=int(counts.sum()))]
+        if params.rescore:
+            scores = self._kernel.rescore_pairs(queries[owner], rows)
         else:
-            scores = annoy_scores(distances, self.metric)
+            scores = annoy_scores(np.fromiter((d for f in found for d in (f[1] or ())), dtype=np.float32),
+                                  self.metric)
+        works = [self._work(f[2], c if params.rescore else 0) for f, c in zip(found, counts.tolist())]
         if allowed is not None:
             keep = allowed[rows]
             rows, scores, owner = rows[keep], scores[keep], owner[keep]
         order = np.lexsort((scores_to_keys(scores, self.metric), owner))
         rows, scores = rows[order], scores[order]
         bounds = np.searchsorted(owner[order], np.arange(len(found) + 1)).tolist()
-        width = self._dense.shape[1] * 4
-        return [SearchResult(rows[a:b], scores[a:b], search_k + b - a, (b - a) * width)
-                for a, b in zip(bounds, bounds[1:])]
+        return [SearchResult(rows[a:b], scores[a:b], *w) for a, b, w in zip(bounds, bounds[1:], works)]
 
     def save(self, directory: Path) -> None:
         """Write ``annoy.ann`` (Annoy's own file), ``rows.npy`` and ``annoy.json`` into ``directory``.
@@ -156,7 +190,7 @@ class AnnoySlabIndex(SlabIndex):
         self._annoy.save(str(directory / _FILE))
         np.save(directory / _ROWS, self._rows)
         meta = {"metric": self.metric, "annoy_metric": ANNOY_METRICS[self.metric], "n_trees": self.n_trees,
-                "dimension": int(self._dense.shape[1]), "items": int(self._rows.size)}
+                "dimension": self._dimension, "items": int(self._rows.size)}
         (directory / _META).write_text(json.dumps(meta))
 
 
@@ -168,7 +202,12 @@ class AnnoyBuilder(SlabBuilder):
     vector_types = frozenset({"dense"})
     exact = False
     native_filtering = False
-    query_defaults = MappingProxyType({"search_k": None, "min_candidates": MIN_CANDIDATES, "rescore": True})
+    index_type = AnnoySlabIndex
+    work_counting = (
+        "Measured from Annoy's own answer: a query asks Annoy for every candidate it collected (count_work=True), "
+        "and Annoy computes one distance per distinct candidate, so distances = those candidates + the rows "
+        "re-scored exactly; bytes = distances × dimension × 4 (each reads one stored vector). The split nodes "
+        "Annoy traverses to reach its leaves are not counted (Annoy exposes no counter for them).")
 
     def __init__(self, n_trees: int = 50, seed: int = 0, n_jobs: int = -1) -> None:
         for name, value, low in (("n_trees", n_trees, 1), ("seed", seed, 0)):

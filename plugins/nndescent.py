@@ -24,15 +24,23 @@ import inspect
 import logging
 import pickle
 import threading
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-from toolkit import InvalidArgumentError, SlabBuilder, SlabData, SlabIndex, hookimpl
-from toolkit.engine import rescore, rescore_batch
-from toolkit.scoring import Query, SearchResult, exact_search, exact_search_batch, scores_to_keys
+from toolkit.plugin import (
+    ExactKernel,
+    InvalidArgumentError,
+    Query,
+    SearchResult,
+    SlabBuilder,
+    SlabData,
+    SlabIndex,
+    hookimpl,
+    scores_to_keys,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -88,14 +96,55 @@ def _array_bytes(value: Any, depth: int = 0) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class NNDescentQuery:
+    """PyNNDescent's query parameters (the one declaration; ``query_defaults`` derives from it).
+
+    ``epsilon`` (0.0–0.3): a larger value searches wider. ``count_work``: read PyNNDescent's
+    own visited set after each query, so ``distance_computations`` is the number of
+    distances its search evaluated (a batch is then searched one query at a time, since the
+    library keeps only the last query's set); with False only the re-scored rows are counted.
+    """
+
+    epsilon: float = 0.1
+    count_work: bool = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.epsilon, bool) or not isinstance(self.epsilon, (int, float)) or not 0 <= self.epsilon:
+            raise InvalidArgumentError(f"must be a number >= 0, got {self.epsilon!r}", path="search_params.epsilon")
+        if not isinstance(self.count_work, bool):
+            raise InvalidArgumentError(f"must be true or false, got {self.count_work!r}",
+                                       path="search_params.count_work")
+
+
+def visited_count(nnd: Any) -> int | None:
+    """Return how many graph nodes PyNNDescent's last single-query search evaluated, or None if unknown.
+
+    Its search marks a node in a visited bitset exactly when it computes that node's
+    distance to the query (tree-leaf seeds, random seeds and graph neighbours alike) and
+    clears the set when a query starts; with serial (not ``parallel_batch_queries``)
+    search the set is the index's ``_visited`` array, so its population count is the
+    number of distances the search evaluated.
+    """
+    visited = getattr(nnd, "_visited", None)
+    if not isinstance(visited, np.ndarray) or visited.dtype != np.uint8 or getattr(nnd, "parallel_batch_queries", False):
+        return None
+    return int(np.unpackbits(visited).sum())
+
+
 class NNDescentSlabIndex(SlabIndex):
     """A PyNNDescent search graph over one slab (or an exact scan for tiny slabs)."""
+
+    query_params = NNDescentQuery
+    can_save = True
 
     def __init__(self, nnd: Any, data: SlabData, metric: str) -> None:
         assert data.dense is not None
         self._nnd = nnd
-        self._dense = data.dense
-        self._norms = np.linalg.norm(data.dense, axis=1) if metric == "cosine" else None
+        self._kernel = ExactKernel(metric, data.dense)
+        self._rows = len(data.dense)
+        # PyNNDescent's own vectors: one coordinate more than the slab's for dotproduct.
+        self._graph_width = int(data.dense.shape[1]) + (1 if metric == "dotproduct" else 0)
         self.metric = metric
 
     @property
@@ -106,55 +155,64 @@ class NNDescentSlabIndex(SlabIndex):
         keys = ("_search_graph", "_raw_data", "_search_forest", "_vertex_order")
         return sum(_array_bytes(state[k]) for k in keys if k in state)
 
-    def search(  # type: ignore[override]  # query parameters are explicit keywords (engine.py)
-        self, query: Query, k: int, allowed: np.ndarray | None = None, *, epsilon: float = 0.1
-    ) -> SearchResult:
+    def _work(self, evaluated: int, rescored: int) -> tuple[int, int]:
+        """Return (distances, bytes): the graph search's evaluations plus the exact re-scores."""
+        return evaluated + rescored, evaluated * self._graph_width * 4 + self._kernel.rescore_bytes(rescored)
+
+    def _query(self, matrix: np.ndarray, k: int, params: NNDescentQuery) -> tuple[np.ndarray, int]:
+        """Return PyNNDescent's (n, k) indices for ``matrix`` and the distances its search evaluated."""
+        indices, _ = self._nnd.query(matrix, k=k, epsilon=float(params.epsilon))
+        evaluated = visited_count(self._nnd) if params.count_work and matrix.shape[0] == 1 else None
+        return indices, 0 if evaluated is None else evaluated
+
+    def search_one(self, query: Query, k: int, allowed: np.ndarray | None, params: NNDescentQuery) -> SearchResult:
         """Return about the k nearest rows; a larger ``epsilon`` (0.0–0.3) searches wider."""
         assert query.dense is not None
-        k = min(int(k), len(self._dense))
+        k = min(int(k), self._rows)
         if self._nnd is None:
-            return exact_search(query, self.metric, k, self._dense, None, allowed)
-        indices, _ = self._nnd.query(_query_vector(query.dense, self.metric), k=k, epsilon=float(epsilon))
+            return self._kernel.search(query, k, allowed)
+        indices, evaluated = self._query(_query_vector(query.dense, self.metric), k, params)
         rows = indices[0].astype(np.int64)
         rows = rows[rows >= 0]
         if allowed is not None:
             rows = rows[allowed[rows]]
-        norms = None if self._norms is None else self._norms[rows]
-        scores = rescore(query.dense, self.metric, self._dense[rows], norms)
+        scores = self._kernel.rescore(query.dense, rows)
         order = np.argsort(scores_to_keys(scores, self.metric), kind="stable")
-        return SearchResult(rows[order], scores[order], rows.size, rows.size * self._dense.shape[1] * 4)
+        return SearchResult(rows[order], scores[order], *self._work(evaluated, rows.size))
 
-    def search_batch(  # type: ignore[override]
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None, *, epsilon: float = 0.1
-    ) -> list[SearchResult]:
-        """``search`` of every query with one PyNNDescent ``query`` call and vectorised re-scoring."""
-        k = min(int(k), len(self._dense))
+    def search_many(self, queries: np.ndarray, k: int, allowed: np.ndarray | None,
+                    params: NNDescentQuery) -> list[SearchResult]:
+        """``search_one`` of every query: one PyNNDescent ``query`` call (per query when counting
+        work, see ``NNDescentQuery``) and vectorised re-scoring."""
+        k = min(int(k), self._rows)
         if self._nnd is None:
-            return exact_search_batch(queries, self.metric, k, self._dense, allowed)
-        indices, _ = self._nnd.query(_query_matrix(queries, self.metric), k=k, epsilon=float(epsilon))
-        rows = indices.astype(np.int64)
+            return self._kernel.search_batch(queries, k, allowed)
+        matrix = _query_matrix(queries, self.metric)
+        if params.count_work:
+            found = [self._query(matrix[i:i + 1], k, params) for i in range(matrix.shape[0])]
+            rows = np.concatenate([f[0] for f in found]).astype(np.int64) if found else np.empty((0, k), np.int64)
+            evaluated = [f[1] for f in found]
+        else:
+            rows = self._query(matrix, k, params)[0].astype(np.int64)
+            evaluated = [0] * matrix.shape[0]
         valid = rows >= 0
         if allowed is not None:
             valid &= allowed[np.where(valid, rows, 0)]
         safe = np.where(valid, rows, 0)
-        norms = None if self._norms is None else self._norms[safe]
-        scores = rescore_batch(queries, self.metric, self._dense[safe], norms)
+        scores = self._kernel.rescore_pairs(queries, safe)
         keys = np.where(valid, scores_to_keys(scores, self.metric), np.inf)
         order = np.argsort(keys, axis=1, kind="stable")
         rows = np.take_along_axis(rows, order, 1)
         scores = np.take_along_axis(scores, order, 1)
         counts = np.count_nonzero(valid, axis=1).tolist()
-        width = self._dense.shape[1] * 4
-        full = rows.shape[1]
-        return [SearchResult(r, s, c, c * width) if c == full else SearchResult(r[:c], s[:c], c, c * width)
-                for r, s, c in zip(rows, scores, counts)]
+        return [SearchResult(r[:c], s[:c], *self._work(e, c)) for r, s, c, e in zip(rows, scores, counts, evaluated)]
 
     def save(self, directory: Path) -> None:
         """Pickle the PyNNDescent index (graph, search trees, data) into ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         with (directory / _FILE).open("wb") as handle:
-            pickle.dump({"metric": self.metric, "rows": len(self._dense), "nnd": self._nnd}, handle,
+            pickle.dump({"metric": self.metric, "rows": self._rows, "nnd": self._nnd}, handle,
                         protocol=pickle.HIGHEST_PROTOCOL)
 
 
@@ -166,7 +224,14 @@ class NNDescentBuilder(SlabBuilder):
     vector_types = frozenset({"dense"})
     exact = False
     native_filtering = False
-    query_defaults = MappingProxyType({"epsilon": 0.1})
+    index_type = NNDescentSlabIndex
+    work_counting = (
+        "Read from PyNNDescent's own visited set after each query (count_work=True): its search marks a node "
+        "exactly when it evaluates that node's distance, so distances = nodes evaluated by the graph search "
+        "(tree-leaf seeds + graph neighbours) + the rows re-scored exactly; bytes = evaluated nodes × the "
+        "indexed vector's bytes (dimension × 4, + 4 for dotproduct's extra coordinate) + re-scored rows × "
+        "dimension × 4. Graph edge lists and search-tree hyperplanes read on the way are not counted. Slabs "
+        "under 256 rows are scanned by the exact kernel and counted as exact.")
 
     def __init__(
         self,
@@ -203,7 +268,8 @@ class NNDescentBuilder(SlabBuilder):
         rng = np.random.default_rng(0)
         data = SlabData(rng.normal(size=(MIN_GRAPH_ROWS + 64, 8)).astype(np.float32), None)
         index = cls(n_neighbors=10).build(data, "euclidean")
-        index.search(Query(data.dense[0], None), 5)  # type: ignore[index]
+        assert data.dense is not None
+        index.search(Query(data.dense[0], None), 5)
         _warm = True
 
     def build(self, data: SlabData, metric: str) -> SlabIndex:

@@ -12,18 +12,29 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from toolkit import SlabBuilder, SlabData, SlabIndex, hookimpl
-from toolkit.scoring import Query, SearchResult, top_candidates
+from toolkit.plugin import (
+    SPARSE_ENTRY_BYTES,
+    ExactKernel,
+    Query,
+    SearchResult,
+    SlabBuilder,
+    SlabData,
+    SlabIndex,
+    Sparse,
+    hookimpl,
+    top_candidates,
+)
 
 
 class SparseCsrIndex(SlabIndex):
-    """Column postings of the slab's sparse vectors, plus its dense vectors if any."""
+    """Column postings of the slab's sparse vectors, plus its dense vectors (in the exact kernel) if any."""
 
     def __init__(self, data: SlabData) -> None:
-        self.dense = data.dense
+        self.dense = None if data.dense is None else ExactKernel("dotproduct", data.dense)
         self.rows = len(data)
-        self.columns = None
+        self.columns: sp.csc_matrix | None = None
         self.vocabulary = np.empty(0, np.uint32)
         if data.sparse is not None:
             matrix, self.vocabulary = data.sparse.matrix()
@@ -38,29 +49,38 @@ class SparseCsrIndex(SlabIndex):
             total += self.columns.data.nbytes + self.columns.indices.nbytes + self.columns.indptr.nbytes
         return int(total)
 
-    def search(self, query: Query, k: int, allowed: np.ndarray | None = None, **query_params: Any) -> SearchResult:
-        if query_params:
-            raise TypeError(f"the sparse_csr engine takes no query parameters, got {sorted(query_params)}")
+    def postings(self, query: Sparse) -> tuple[sp.csc_matrix, np.ndarray] | None:
+        """Return the posting lists (columns) of the query's dimensions that occur in the slab,
+        and the query's values of those dimensions (None when no dimension occurs)."""
+        if self.columns is None or not self.vocabulary.size:
+            return None
+        positions = np.minimum(np.searchsorted(self.vocabulary, query.indices), self.vocabulary.size - 1)
+        hit = self.vocabulary[positions] == query.indices
+        if not hit.any():
+            return None
+        return self.columns[:, positions[hit]], query.values[hit]
+
+    def search_one(self, query: Query, k: int, allowed: np.ndarray | None, params: Any) -> SearchResult:
         scores = np.zeros(self.rows, dtype=np.float32)
-        work = 0
+        work = nbytes = 0
         if query.dense is not None and self.dense is not None:
-            scores = (self.dense @ query.dense).astype(np.float32)
-            work += self.rows
-        if query.sparse is not None and self.columns is not None and self.vocabulary.size:
-            positions = np.minimum(np.searchsorted(self.vocabulary, query.sparse.indices), self.vocabulary.size - 1)
-            hit = self.vocabulary[positions] == query.sparse.indices
-            if hit.any():
-                postings = self.columns[:, positions[hit]]  # only the query's columns
-                scores = scores + np.asarray(postings @ query.sparse.values[hit], dtype=np.float32).ravel()
-                work += int(postings.nnz)
+            scores = self.dense.rescore(query.dense, None)
+            work, nbytes = self.dense.scan_work(None)
+        if query.sparse is not None:
+            found = self.postings(query.sparse)
+            if found is not None:
+                postings, values = found
+                scores = scores + np.asarray(postings @ values, dtype=np.float32).ravel()
+                touched = int(postings.nnz)  # one multiply-add per stored value of the query's columns
+                work += touched
+                nbytes += touched * SPARSE_ENTRY_BYTES
         keys = -scores
         if self.sparse_only:
             keys[scores == 0] = np.inf
         if allowed is not None:
             keys[~allowed] = np.inf
         best = top_candidates(keys, k)
-        width = 0 if self.dense is None else self.dense.shape[1] * 4
-        return SearchResult(best.astype(np.int64), scores[best], work, self.rows * width)
+        return SearchResult(best.astype(np.int64), scores[best], work, nbytes)
 
 
 class SparseCsrBuilder(SlabBuilder):
@@ -71,6 +91,11 @@ class SparseCsrBuilder(SlabBuilder):
     vector_types = frozenset({"sparse", "dense", "hybrid"})
     exact = True
     native_filtering = True
+    index_type = SparseCsrIndex
+    work_counting = (
+        "Counted from the postings: distances = stored values touched in the query's dimensions (the sum of "
+        "their posting-list lengths; one multiply-add each) + every row for the dense half of a hybrid query; "
+        "bytes = 8 per posting touched (float32 value + int32 row) + dense rows × dimension × 4.")
 
     def __init__(self) -> None:
         pass

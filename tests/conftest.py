@@ -7,12 +7,18 @@ over "memory" and "persistent" (a folder under tmp_path). Call it like ``toolkit
         client = client_factory(settings=...)
         ...
         client = client_factory.reopen(client)   # persistent: close and reopen the folder
+
+``TOOLKIT_TEST_STORAGE=persistent python -m pytest`` runs the whole suite with every
+``toolkit.Client()`` made without a path persistent, in a fresh folder under pytest's temp
+directory (clients made by session-scoped fixtures and in subprocesses keep their own mode).
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 
@@ -53,6 +59,33 @@ class ClientFactory:
     def close_all(self) -> None:
         for client in self._clients:
             client.close()
+
+
+EVERY_CLIENT_PERSISTENT = os.environ.get("TOOLKIT_TEST_STORAGE", "") == "persistent"
+
+
+@pytest.fixture(autouse=True)
+def _every_client_persistent(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+                             ) -> Iterator[None]:
+    """With TOOLKIT_TEST_STORAGE=persistent, give every path-less Client a folder of its own."""
+    if not EVERY_CLIENT_PERSISTENT:
+        yield
+        return
+    made: list[toolkit.Client] = []
+    folder = tmp_path_factory.mktemp("every-client")
+    numbers = itertools.count()
+    original = toolkit.Client.__init__
+
+    def persistent_init(self: toolkit.Client, path: Any = None, **kwargs: Any) -> None:
+        if path is None and not kwargs.get("read_only"):
+            path = str(folder / f"db{next(numbers)}")
+        original(self, path, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(toolkit.Client, "__init__", persistent_init)
+    yield
+    for client in made:
+        client.close()
 
 
 @pytest.fixture(params=["memory", "persistent"])

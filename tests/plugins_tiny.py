@@ -9,11 +9,12 @@ counted, so tests can tell which path a query took.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from toolkit import SlabBuilder, SlabData, SlabIndex, hookimpl
-from toolkit.scoring import Query, SearchResult, exact_scores, scores_to_keys
+from toolkit.plugin import ExactKernel, Query, SearchResult, SlabBuilder, SlabData, SlabIndex, hookimpl, scores_to_keys
 
 
 class Controls:
@@ -44,7 +45,14 @@ class Controls:
 CONTROLS = Controls()
 
 
+@dataclass(frozen=True)
+class GatedQuery:
+    boost: int = 0
+
+
 class GatedIndex(SlabIndex):
+    query_params = GatedQuery
+
     def __init__(self, data: SlabData, metric: str, reach: float) -> None:
         assert data.dense is not None
         self.dense, self.metric = data.dense, metric
@@ -52,10 +60,10 @@ class GatedIndex(SlabIndex):
         step = max(1, round(1 / reach))
         self.reachable = np.arange(0, len(data), step)
 
-    def search(self, query: Query, k: int, allowed: np.ndarray | None = None, *, boost: int = 0) -> SearchResult:
+    def search_one(self, query: Query, k: int, allowed: np.ndarray | None, params: Any) -> SearchResult:
         CONTROLS.searches.append(k)
-        scores = exact_scores(query, self.metric, self.dense[self.reachable], None)
-        order = np.argsort(scores_to_keys(scores, self.metric), kind="stable")[: k + boost]
+        scores = ExactKernel(self.metric, self.dense[self.reachable]).scores(query)
+        order = np.argsort(scores_to_keys(scores, self.metric), kind="stable")[: k + params.boost]
         return SearchResult(self.reachable[order], scores[order], self.reachable.size, 0)
 
 
@@ -67,7 +75,7 @@ class GatedBuilder(SlabBuilder):
     vector_types = frozenset({"dense"})
     exact = False
     native_filtering = False
-    query_defaults = {"boost": 0}
+    index_type = GatedIndex
 
     def __init__(self, reach: float = 1.0) -> None:
         if not 0 < reach <= 1:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from types import MappingProxyType
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,10 +19,18 @@ import pytest
 import toolkit
 from toolkit import SlabBuilder, SlabData, SlabIndex, bench, hookimpl
 from toolkit.cli import main
-from toolkit.scoring import Query, SearchResult, exact_search
+from toolkit.plugin import Query, SearchResult
+from toolkit.scoring import exact_search
+
+
+@dataclass(frozen=True)
+class SampledQuery:
+    limit: int = 0
 
 
 class SampledIndex(SlabIndex):
+    query_params = SampledQuery
+
     def __init__(self, data: SlabData, metric: str, keep: float) -> None:
         rng = np.random.default_rng(0)
         n = len(data)
@@ -30,11 +38,8 @@ class SampledIndex(SlabIndex):
         self.dense = data.dense[self.rows]
         self.metric = metric
 
-    def search(self, query: Query, k: int, allowed: np.ndarray | None = None, limit: int = 0, **params: Any
-               ) -> SearchResult:
-        if params:
-            raise TypeError(f"unknown query parameters {sorted(params)}")
-        rows = self.rows[:limit] if limit else self.rows
+    def search_one(self, query: Query, k: int, allowed: np.ndarray | None, params: Any) -> SearchResult:
+        rows = self.rows[:params.limit] if params.limit else self.rows
         dense = self.dense[: len(rows)]
         found = exact_search(query, self.metric, k, dense, None, None)
         return SearchResult(rows[found.rows], found.scores, len(rows), dense.nbytes)
@@ -45,7 +50,7 @@ class SampledBuilder(SlabBuilder):
 
     name = "sampled"
     vector_types = frozenset({"dense"})
-    query_defaults = MappingProxyType({"limit": 0})
+    index_type = SampledIndex
 
     def __init__(self, keep: float = 0.5) -> None:
         self.keep = keep
@@ -184,6 +189,14 @@ def test_report_writes_html_markdown_plots_and_data(serial_results, tmp_path):
     assert page.count("data:image/png;base64,") == 4 and "Headline" in page and "<table>" in page
     summary = (folder / "summary.md").read_text()
     assert "| dataset | engine | configuration |" in summary and "not-installed-engine" in summary
+    assert "clustered (600 × 8)" in summary and "QPS min–max" in summary and "medians over 3 repeats" in summary
+    for section in ("One-time compile, apart from build time", "How true work is counted", "Environment"):
+        assert f"## {section}" in summary and section.split(",")[0] in page, section
+    for package in ("numpy", "scipy", "annoy", "pynndescent", "numba"):
+        assert f"| {package} | " in summary, package
+    env = serial_results.attrs["environment"]
+    assert "git commit" in summary and (env["git_commit"] is None or env["git_commit"][:12] in summary)
+    assert env["python"] in summary and ("| blas: " in summary) == bool(env["blas"])
     for name in ("pareto", "selectivity", "read_units", "runbook"):
         assert (folder / "plots" / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     saved = pd.read_parquet(folder / "results.parquet")
@@ -222,7 +235,7 @@ def test_cli_report_with_a_config_file(tmp_path, monkeypatch, capsys):
     code = main(["report", "--config", str(sweep), "--no-dask", "--no-progress", "--out", str(tmp_path / "out")])
     assert code == 0
     out = capsys.readouterr().out
-    assert "| digits(n_queries=20) | exact |" in out
+    assert "| digits (1,777 × 64) | exact | exact() |" in out
     (folder,) = (tmp_path / "out").iterdir()
     assert (folder / "report.html").is_file() and (folder / "summary.md").is_file()
 

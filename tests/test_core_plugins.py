@@ -7,6 +7,7 @@ import pytest
 
 import toolkit
 from toolkit.errors import InvalidArgumentError
+from toolkit.plugin import PluginRegistrationError
 
 try:
     from . import duplicate_exact_plugin, tiny_engine_plugin
@@ -82,16 +83,29 @@ def test_without_the_plugin_tiny_is_unknown():
         toolkit.Client().create_index(name="x", dimension=2, engine="tiny")
 
 
-def test_a_duplicate_builder_name_fails_naming_both_plugins():
-    client = toolkit.Client(plugins=[duplicate_exact_plugin])
-    with pytest.raises(InvalidArgumentError) as info:
-        client.create_index(name="x", dimension=2)
+def test_a_duplicate_builder_name_is_a_start_up_error_naming_both_plugins(tmp_path):
+    with pytest.raises(PluginRegistrationError) as info:
+        toolkit.Client(plugins=[duplicate_exact_plugin])  # not on first use: at creation
     message = str(info.value)
     assert "'exact'" in message and "registered twice" in message
     assert "by plugin 'exact'" in message  # the installed entry point
     assert f"by plugin '{duplicate_exact_plugin.__name__}'" in message
-    with pytest.raises(InvalidArgumentError):
-        client.builders()
+    # A start-up failure, not a bad request: FAILED_PRECONDITION, never INVALID_ARGUMENT (HTTP 400).
+    assert info.value.code == "FAILED_PRECONDITION" and info.value.status == 412
+    assert not isinstance(info.value, InvalidArgumentError)
+    with pytest.raises(PluginRegistrationError):  # a persistent client refuses before opening its folder
+        toolkit.Client(str(tmp_path / "db"), plugins=[duplicate_exact_plugin])
+    assert not (tmp_path / "db").exists()
+
+
+def test_a_plugin_returning_a_non_builder_fails_at_start_up():
+    class Bad:
+        @toolkit.hookimpl
+        def register_slab_builders(self):
+            return [object]
+
+    with pytest.raises(PluginRegistrationError, match="not a SlabBuilder subclass"):
+        toolkit.Client(plugins=[Bad()])
 
 
 def test_two_extra_plugins_with_one_name_fail_naming_both(tmp_path, monkeypatch):
@@ -111,8 +125,8 @@ def test_two_extra_plugins_with_one_name_fail_naming_both(tmp_path, monkeypatch)
     monkeypatch.syspath_prepend(str(tiny_engine_plugin.__file__.rsplit("/", 1)[0]))
     sys.modules.setdefault("tiny_engine_plugin", tiny_engine_plugin)
     twin = importlib.import_module("tiny_twin_plugin")
-    with pytest.raises(InvalidArgumentError) as info:
-        toolkit.Client(plugins=[tiny_engine_plugin, twin]).builders()
+    with pytest.raises(PluginRegistrationError) as info:
+        toolkit.Client(plugins=[tiny_engine_plugin, twin])
     message = str(info.value)
     assert "'tiny'" in message
     assert f"'{tiny_engine_plugin.__name__}'" in message and "'tiny_twin_plugin'" in message

@@ -178,15 +178,15 @@ def test_index_behaves_like_a_dict_model(metric, ops):
 
 def test_model_runner_catches_a_wrong_answer(monkeypatch):
     """The property can fail: break the router's tie-break and the runner notices."""
-    from toolkit import namespace
+    from toolkit import view
 
-    original = namespace.Namespace.search
+    original = view.View.search
 
     def reversed_search(self, *args, **kwargs):
         found, stats = original(self, *args, **kwargs)
         return list(reversed(found)), stats
 
-    monkeypatch.setattr(namespace.Namespace, "search", reversed_search)
+    monkeypatch.setattr(view.View, "search", reversed_search)
     with pytest.raises(AssertionError):
         run("dotproduct", [("upsert", [("a", [1, 0, 0], None), ("b", [2, 0, 0], None)]),
                            ("query", [1, 0, 0], 2, 0)])

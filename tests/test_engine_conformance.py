@@ -7,7 +7,10 @@ public API on a fixed, seeded clustered dataset:
 - approximate builders reach recall@10 >= 0.9 with their default parameters;
 - every builder returns exact scores in the index metric;
 - every builder honours filters (all three strategies), deletes and overwrites across the
-  memtable, slabs of several levels and merges that ran in the background.
+  memtable, slabs of several levels and merges that ran in the background;
+- in both storage modes (STYLE.md §23): in memory, and persistent — the lifecycle index is
+  closed and reopened, so its slabs come back through the engine's save/load and its
+  memtable through the log, and must answer exactly as before.
 
 PyNNDescent compiles with numba for tens of seconds per process, so the nndescent cases
 share one session-scoped warm-up (``nndescent_warm``) and small datasets.
@@ -15,7 +18,8 @@ share one session-scoped warm-up (``nndescent_warm``) and small datasets.
 
 from __future__ import annotations
 
-from typing import Any
+import warnings
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
@@ -190,16 +194,25 @@ def _matches(meta: dict[str, Any], name: str) -> bool:
     }[name]
 
 
+class Lifecycle(NamedTuple):
+    index: Any
+    vectors: dict[str, np.ndarray]  # the reference model: every live id's vector ...
+    metadata: dict[str, dict]  # ... and metadata
+    merges: Any  # describe_merges() before any reopen (the merge history is not persisted)
+    probes: list[tuple[list[str], list[float]]]  # answers to PROBES before any reopen
+
+
 @pytest.fixture(scope="session")
-def lifecycle(request: pytest.FixtureRequest) -> tuple[Any, dict[str, np.ndarray], dict[str, dict]]:
+def lifecycle(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Lifecycle:
     """An index whose records went through flushes, background merges, deletes and overwrites.
 
-    Returns the index and the reference model: the live vector and metadata of every id.
+    Persistent: the client is then closed and the folder reopened; the reopened index is returned.
     """
-    builder, metric = request.param
+    builder, metric, storage = request.param
     _warm_if_needed(request, builder)
     points, labels = clustered(3000, LIFECYCLE_DIM, clusters=20, seed=11)
-    client = toolkit.Client()
+    path = str(tmp_path_factory.mktemp(f"life-{builder}") / "db") if storage == "persistent" else None
+    client = toolkit.Client(path=path)
     client.create_index(name="life", dimension=LIFECYCLE_DIM, metric=metric,
                         engine={"tiers": [builder], "memtable_max_records": 300, "merge_fanout": 3})
     index = client.Index("life")
@@ -234,32 +247,43 @@ def lifecycle(request: pytest.FixtureRequest) -> tuple[Any, dict[str, np.ndarray
     for i in ("r2001", "r13"):
         vectors.pop(i, None), metadata.pop(i, None)
     index.wait_for_merges()
-    return index, vectors, metadata
+    probes = [(response.ids(), [m.score for m in response.matches])
+              for response in (index.query(vector=points[i], top_k=K) for i in PROBES)]
+    merges = index.describe_merges()
+    if path is not None:
+        client.close()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # "cannot load the saved ... index; rebuilding it"
+            client = toolkit.Client(path=path)
+        index = client.Index("life")
+    return Lifecycle(index, vectors, metadata, merges, probes)
 
 
+PROBES = (5, 500, 1999, 2100)
+STORAGES = ("memory", "persistent")
 # One metric per builder keeps the suite short (the recall test covers every metric):
 # nndescent's dotproduct goes through the MIPS reduction, sparse_csr serves dotproduct only.
 PREFERRED_METRIC = {"annoy": "cosine", "nndescent": "dotproduct", "sparse_csr": "dotproduct"}
 LIFECYCLE_CASES = [
     (name, PREFERRED_METRIC.get(name, "euclidean") if PREFERRED_METRIC.get(name, "euclidean") in cls.metrics
-     else sorted(cls.metrics)[0])
-    for name, cls in sorted(BUILDERS.items()) if "dense" in cls.vector_types
+     else sorted(cls.metrics)[0], storage)
+    for name, cls in sorted(BUILDERS.items()) if "dense" in cls.vector_types for storage in STORAGES
 ]
 
 
-def _lifecycle_ids(cases: list[tuple[str, str]]) -> list[str]:
-    return [f"{b}-{m}" for b, m in cases]
+def _lifecycle_ids(cases: list[tuple[str, str, str]]) -> list[str]:
+    return [f"{b}-{m}-{s}" for b, m, s in cases]
 
 
 @pytest.mark.parametrize("lifecycle", LIFECYCLE_CASES, indirect=True, ids=_lifecycle_ids(LIFECYCLE_CASES))
 def test_lifecycle_spreads_records_over_memtable_slabs_and_merges(lifecycle):
-    index, vectors, _ = lifecycle
+    index, vectors = lifecycle.index, lifecycle.vectors
     builder = index.config.engine.tiers[0].builder
     slabs = index.describe_slabs()
     assert set(slabs["builder"]) == {builder} and set(slabs["state"]) == {"ready"}
     assert slabs["level"].max() >= 1, "no merge happened"
     assert slabs.attrs["memtables"][0]["memtable_live_rows"] > 0
-    merges = index.describe_merges()
+    merges = lifecycle.merges
     assert {"build", "merge"} <= set(merges["kind"]) and set(merges["outcome"]) == {"done"}
     assert (slabs["live_rows"] <= slabs["rows"]).all()
     assert index.describe_index_stats().total_vector_count == len(vectors)
@@ -268,10 +292,20 @@ def test_lifecycle_spreads_records_over_memtable_slabs_and_merges(lifecycle):
         np.testing.assert_allclose(record.values, vectors[record_id], rtol=1e-6)
 
 
+@pytest.mark.parametrize("lifecycle", LIFECYCLE_CASES, indirect=True, ids=_lifecycle_ids(LIFECYCLE_CASES))
+def test_lifecycle_answers_the_same_after_a_reopen(lifecycle):
+    """Persistent: the slabs loaded from the engine's saved files answer as the built ones did."""
+    points, _ = clustered(3000, LIFECYCLE_DIM, clusters=20, seed=11)
+    for i, (ids, scores) in zip(PROBES, lifecycle.probes):
+        response = lifecycle.index.query(vector=points[i], top_k=K)
+        assert response.ids() == ids
+        np.testing.assert_allclose([m.score for m in response.matches], scores, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("strategy", ["prefilter", "ann", "auto"])
 @pytest.mark.parametrize("lifecycle", LIFECYCLE_CASES, indirect=True, ids=_lifecycle_ids(LIFECYCLE_CASES))
 def test_lifecycle_filtered_queries_return_min_k_live_matches(lifecycle, strategy):
-    index, vectors, metadata = lifecycle
+    index, vectors, metadata = lifecycle.index, lifecycle.vectors, lifecycle.metadata
     builder, metric = index.config.engine.tiers[0].builder, index.config.metric
     exact_path = BUILDERS[builder].exact or BUILDERS[builder].native_filtering or strategy == "prefilter"
     rng = np.random.default_rng(5)
@@ -296,7 +330,7 @@ def test_lifecycle_filtered_queries_return_min_k_live_matches(lifecycle, strateg
 
 @pytest.mark.parametrize("lifecycle", LIFECYCLE_CASES, indirect=True, ids=_lifecycle_ids(LIFECYCLE_CASES))
 def test_lifecycle_unfiltered_queries_never_return_deleted_or_shadowed_rows(lifecycle):
-    index, vectors, _ = lifecycle
+    index, vectors = lifecycle.index, lifecycle.vectors
     builder, metric = index.config.engine.tiers[0].builder, index.config.metric
     ids = np.array(list(vectors))
     matrix = np.stack([vectors[i] for i in ids])

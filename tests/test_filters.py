@@ -280,6 +280,20 @@ def test_no_filter_and_empty_filters() -> None:
     assert not nested_empty.matches_all
 
 
+def test_filter_identity_ignores_key_and_clause_order() -> None:
+    a, b = compile_filter({"a": 1, "b": 2}), compile_filter({"b": 2, "a": 1})
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert a.to_dict() != b.to_dict()  # the spelling keeps the caller's order
+    ops = compile_filter({"y": {"$gte": 1, "$lt": 5}}), compile_filter({"y": {"$lt": 5, "$gte": 1}})
+    assert ops[0] == ops[1] and hash(ops[0]) == hash(ops[1])
+    ors = compile_filter({"$or": [{"a": 1}, {"b": {"$in": [1, "x"]}}]}), compile_filter({"$or": [{"b": {"$in": [1, "x"]}}, {"a": 1}]})
+    assert ors[0] == ors[1] and hash(ors[0]) == hash(ors[1])
+    # Order is all that is ignored: other operands, fields or connectives still differ.
+    assert compile_filter({"a": 1, "b": 3}) != a
+    assert compile_filter({"$or": [{"a": 1}, {"b": 2}]}) != a
+    assert compile_filter({"a": 1, "b": True}) != compile_filter({"b": 1, "a": 1})
+
+
 def test_compiled_filter_passes_through_and_has_fields_and_repr() -> None:
     compiled = compile_filter({"$or": [{"genre": "drama"}, {"$and": [{"year": {"$gte": 2020}}, {"tags": {"$in": ["a", 2]}}]}]})
     assert compile_filter(compiled) is compiled  # type: ignore[arg-type]

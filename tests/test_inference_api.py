@@ -13,6 +13,7 @@ import toolkit  # noqa: E402
 from toolkit import hookimpl  # noqa: E402
 from toolkit.errors import InvalidArgumentError  # noqa: E402
 from toolkit.inference import Embedder, Embeddings, Inference, ModelRegistry, ModelTable, Reranker  # noqa: E402
+from toolkit.plugin_manager import PluginRegistrationError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -126,9 +127,15 @@ class _RerankPlugin:
 
 
 def test_duplicate_model_names_fail_naming_both_plugins():
-    with pytest.raises(InvalidArgumentError, match=r"'all-minilm-l6-v2' is registered twice: by plugin "
-                                                   r"'inference' and by plugin"):
+    with pytest.raises(PluginRegistrationError, match=r"'all-minilm-l6-v2' is registered twice: by plugin "
+                                                      r"'inference' and by plugin"):
         ModelRegistry(plugins=[_DuplicatePlugin()])
+
+
+def test_duplicate_model_names_stop_the_client_at_creation():
+    with pytest.raises(PluginRegistrationError, match="registered twice") as info:
+        toolkit.Client(plugins=[_DuplicatePlugin()])
+    assert info.value.path == "plugins"
 
 
 def test_plugin_rerankers_are_served():

@@ -232,7 +232,7 @@ def test_inline_merges_need_no_waiting():
                         "background_merges": False})
     for start in range(0, 40, 10):
         index.upsert(vectors=records(start, start + 10))
-    assert index._merges.busy is False
+    assert index._shard.merges_busy is False
     assert index.describe_slabs()[["level", "rows", "state"]].values.tolist() == [[2, 40, "ready"]]
 
 

@@ -183,7 +183,7 @@ def test_search_params_apply_to_every_query_of_the_batch():
 
 
 class _LoopIndex(toolkit.SlabIndex):
-    def search(self, query: Query, k: int, allowed: np.ndarray | None = None, **_: Any) -> SearchResult:
+    def search_one(self, query: Query, k: int, allowed: np.ndarray | None, params: Any) -> SearchResult:
         return SearchResult(np.array([int(query.dense[0])]), np.array([query.dense[0]], np.float32))
 
 

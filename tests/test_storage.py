@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import toolkit
-from toolkit.storage import NULL_JOURNAL
+from toolkit.journal import MemoryJournal
 from storage_helpers import flip_byte, log_segments, lsns, namespace_dir, records, state
 
 SMALL = {"memtable_max_records": 40, "merge_fanout": 2}
@@ -77,10 +77,12 @@ def test_reopen_restores_every_write_path(tmp_path):
     reopened.close()
 
 
-def test_in_memory_client_uses_the_null_journal():
+@pytest.mark.skipif(os.environ.get("TOOLKIT_TEST_STORAGE") == "persistent",
+                    reason="TOOLKIT_TEST_STORAGE=persistent makes every path-less client persistent")
+def test_in_memory_client_uses_the_memory_journal():
     client = toolkit.Client()
     client.create_index("m", dimension=4)
-    assert client.Index("m")._journal is NULL_JOURNAL
+    assert isinstance(client.Index("m")._shard._journal, MemoryJournal)
     assert client.path is None
 
 

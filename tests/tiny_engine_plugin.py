@@ -6,27 +6,31 @@ for it), one build parameter and one query parameter, and a record of every buil
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from toolkit import SlabBuilder, SlabData, SlabIndex, hookimpl
-from toolkit.scoring import Query, SearchResult, exact_scores, scores_to_keys
+from toolkit.plugin import ExactKernel, Query, SearchResult, SlabBuilder, SlabData, SlabIndex, hookimpl, scores_to_keys
 
 BUILDS: list[dict[str, Any]] = []
 SEARCHES: list[dict[str, Any]] = []
 
 
+@dataclass(frozen=True)
+class TinyQuery:
+    probes: int = 1
+
+
 class TinyIndex(SlabIndex):
+    query_params = TinyQuery
+
     def __init__(self, data: SlabData, metric: str, leaf_size: int) -> None:
         self.data, self.metric, self.leaf_size = data, metric, leaf_size
 
-    def search(self, query: Query, k: int, allowed: np.ndarray | None = None, *, probes: int = 1,
-               **unknown: Any) -> SearchResult:
-        if unknown:
-            raise TypeError(f"tiny takes only 'probes', got {sorted(unknown)}")
-        SEARCHES.append({"k": k, "allowed": allowed is not None, "probes": probes})
-        scores = exact_scores(query, self.metric, self.data.dense, self.data.sparse)
+    def search_one(self, query: Query, k: int, allowed: np.ndarray | None, params: Any) -> SearchResult:
+        SEARCHES.append({"k": k, "allowed": allowed is not None, "probes": params.probes})
+        scores = ExactKernel(self.metric, self.data.dense, self.data.sparse).scores(query)
         order = np.argsort(scores_to_keys(scores, self.metric), kind="stable")[:k]
         return SearchResult(order.astype(np.int64), scores[order], len(scores), 0)
 
@@ -39,7 +43,7 @@ class TinyBuilder(SlabBuilder):
     vector_types = frozenset({"dense"})
     exact = False
     native_filtering = False
-    query_defaults = {"probes": 1}  # the keyword arguments TinyIndex.search takes
+    index_type = TinyIndex  # its query_params (probes) are the builder's query parameters
 
     def __init__(self, leaf_size: int = 4) -> None:
         if leaf_size < 1:

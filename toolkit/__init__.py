@@ -16,6 +16,7 @@ Engines are pluggy plugins: subclass ``SlabBuilder`` and return it from a
 """
 
 from .client import Client, ServerlessSpec
+from .deletes import DeleteResponse
 from .engine import SlabBuilder, SlabData, SlabIndex
 from .engine_config import EngineConfig, TierConfig
 from .errors import (
@@ -39,6 +40,7 @@ from .hookspecs import hookimpl, hookspec
 from .hybrid import hybrid_score_norm, merge_dedup
 from .index import Index
 from .lsn import Lsn
+from .plugin_manager import PluginRegistrationError
 from .scoring import Query, SearchResult
 from .settings import Settings
 from .vectors import SparseValues, Vector
@@ -73,8 +75,10 @@ __all__ = [
     "FailedPreconditionError",
     "RateLimitedError",
     "UnimplementedError",
+    "PluginRegistrationError",
     "InternalError",
     "UnavailableError",
     "DataLossError",
     "DeadlineExceededError",
+    "DeleteResponse",
 ]

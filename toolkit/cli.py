@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("toolkit.bench.cli", "run a benchmark sweep and write an HTML report"),
     "datasets": ("toolkit.datasets.cli", "list the registered datasets"),
     "serve": ("toolkit.server.cli", "run the REST server"),
+    "notebooks": ("toolkit.notebooks", "execute the notebooks and render them to HTML"),
 }
 
 

@@ -20,7 +20,7 @@ the next read, so many small appends stay cheap.
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
@@ -323,6 +323,29 @@ class FieldColumn:
             return np.zeros(self._data.n, bool)
         out: np.ndarray = op(self._data.num, bound)  # NaN marks "not a number" and compares False
         return out
+
+    def strings_where(self, hits: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Return (rows whose string matches, rows that hold a string) for a vocabulary predicate.
+
+        ``hits`` gets the field's distinct strings (object array, in code order) and returns a
+        boolean per string, so a text predicate costs one call per distinct string, never a
+        Python loop over rows. A list-of-strings row matches when any element does.
+        """
+        data = self._data
+        holds = data.kind == STR
+        out = np.zeros(data.n, bool)
+        if data.list_codes is not None:
+            holds |= data.kind == LIST
+        strings = self._vocab.as_objects()  # a snapshot: every code the rows use is below its size
+        if not strings.size or not holds.any():
+            return out, holds
+        table = np.zeros(strings.size + 1, bool)  # the extra last slot answers code -1
+        table[:-1] = hits(strings)
+        if data.str_codes is not None:
+            out |= table[data.str_codes]
+        if data.list_codes is not None and data.list_codes.size:
+            out[data.list_rows()[table[data.list_codes]]] = True
+        return out, holds
 
 
 class MetadataColumns:

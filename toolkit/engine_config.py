@@ -138,7 +138,8 @@ def check_engine(
 
     Every tier must name a registered builder that supports the metric and the vector type,
     its ``build`` table must be accepted by the builder's ``__init__`` and its ``query`` table
-    may only name parameters of the builder's ``query_defaults``.
+    may only name parameters of the builder's ``query_defaults``, with values its
+    ``query_params`` dataclass accepts.
     """
     for i, tier in enumerate(engine.tiers):
         path = f"engine.tiers[{i}]"
@@ -167,6 +168,11 @@ def check_engine(
             raise InvalidArgumentError(
                 f"builder {tier.builder!r} takes no query parameter(s) {sorted(unknown)}; it takes "
                 f"{sorted(builder.query_defaults) or 'none'}", path=f"{path}.query")
+        try:  # the values too, once, by the engine's query_params dataclass
+            builder.check_query_params(tier.query)
+        except (InvalidArgumentError, TypeError, ValueError) as exc:
+            raise InvalidArgumentError(f"bad query parameters for {tier.builder!r}: {exc}",
+                                       path=f"{path}.query") from None
 
 
 def _check_int(value: Any, low: int, path: str) -> None:

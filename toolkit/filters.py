@@ -332,7 +332,9 @@ class _Logical(Filter):
         return {self.name: [child.to_dict() for child in self.children]}
 
     def _key(self) -> tuple[Any, ...]:
-        return (self.name, *(child._key() for child in self.children))
+        # $and and $or are commutative, so identity ignores the children's order (and with it
+        # the order of a mapping's keys): {"a": 1, "b": 2} and {"b": 2, "a": 1} are one filter.
+        return (self.name, frozenset(child._key() for child in self.children))
 
     def _expr(self) -> str:
         if not self.children:

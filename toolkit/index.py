@@ -1,15 +1,16 @@
-"""Index: the data plane of one index, with the reference SDK's method names and arguments.
+"""Index: the façade of one index's data plane, with the reference SDK's method names and arguments.
 
-Every public method validates its whole request before it changes anything, takes the
-index lock, meters read/write units into the ledger, and answers with an SDK-shaped
-response that also carries the LSN facts (``lsn`` on writes, ``max_indexed_lsn`` on reads).
+Every public method validates its whole request before it changes anything, hands the
+write to its shard's commit funnel (``LocalShard.commit`` then ``sync``) or reads the
+namespace's current immutable view (no lock), meters read/write units into the ledger, and
+answers with an SDK-shaped response that also carries the LSN facts (``lsn`` on writes,
+``max_indexed_lsn`` on reads).
 """
 
 from __future__ import annotations
 
-import threading
+import dataclasses
 import time
-from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -18,19 +19,22 @@ from tqdm.auto import tqdm
 
 from . import cost
 from .engine import SlabBuilder
-from .engine_config import EngineConfig, TierConfig
-from .errors import InvalidArgumentError, NotFoundError
-from .filters import Filter, compile_filter
+from .engine_config import EngineConfig, check_engine
+from .errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from .deletes import DeleteResponse, check_ids, check_limit, choose
+from .documents import compile_document_filter, compile_where_document, document_field
+from .filters import And, Filter
 from .identifiers import DEFAULT_NAMESPACE, canonical_namespace, check_record_id
-from .index_slabs import IndexSlabsMixin
-from .merges import MergeWorker
+from .imports import ImportModel, Imports, ListImportsResponse, StartImportResponse
+from .index_config import IndexConfig
+from .journal import Delete, DeleteAll, Journal, MemoryJournal, Noop, Op, Upsert
+from .merges import COMPACT, REBUILD, MergeRecord, describe_records
 from .metadata import check_metadata
-from .namespace import FILTER_STRATEGIES, Candidate, Namespace
+from .namespace import Namespace
 from .pagination import decode_token, encode_token
 from .records import (
     MAX_UPSERT_BYTES,
     MAX_UPSERT_RECORDS,
-    IndexShape,
     RecordBatch,
     check_dense_matrix,
     check_query_vector,
@@ -38,6 +42,7 @@ from .records import (
 )
 from .responses import (
     DescribeIndexStatsResponse,
+    FetchByMetadataResponse,
     FetchResponse,
     ListItem,
     ListNamespacesResponse,
@@ -55,65 +60,45 @@ from .responses import (
 from .scoring import Query, ascending
 from .segment import Rows
 from .settings import Settings
+from .sdk_options import check_options, strict_keywords
+from .shard import Committed, LocalShard, RecordQuery
 from .sparse import Sparse, check_sparse
-from .storage.index_api import IndexStorageMixin
 from .vectors import SparseValues, Vector
+from .view import FILTER_STRATEGIES, Candidate, View
 
 MAX_IDS_PER_REQUEST = 1000
 MAX_UPDATE_BY_FILTER = 100_000
 
 
-@dataclass(frozen=True)
-class IndexConfig:
-    """What an index was created with; everything but tags and deletion protection is fixed."""
-
-    name: str
-    dimension: int | None
-    metric: str
-    vector_type: str
-    engine: EngineConfig
-    spec: Mapping[str, Any]
-
-    @property
-    def shape(self) -> IndexShape:
-        return IndexShape(self.vector_type, self.dimension, self.metric)
+__all__ = ["Index", "IndexConfig"]
 
 
-class Index(IndexStorageMixin, IndexSlabsMixin):
+@strict_keywords
+class Index:
     """A handle on one index's data; get it from ``client.Index(name)``."""
 
-    def __init__(self, config: IndexConfig, settings: Settings, builders: Mapping[str, type[SlabBuilder]]) -> None:
-        self.config = config
+    def __init__(self, config: IndexConfig, settings: Settings, builders: Mapping[str, type[SlabBuilder]],
+                 journal: Journal | None = None) -> None:
         self.settings = settings
         self._builders = builders
-        self._namespaces: dict[str, Namespace] = {}
-        self._lock = threading.RLock()
         self._ledger = cost.UsageLedger()
-        self._merges = MergeWorker(self._lock, lambda: list(self._namespaces.values()), config.name)
+        self._shard = LocalShard(config, builders, MemoryJournal() if journal is None else journal)
+        self._imports = Imports()
+
+    @property
+    def config(self) -> IndexConfig:
+        """What the index was created with (its engine changes with ``rebuild(engine=...)``)."""
+        return self._shard.config
+
+    @property
+    def _namespaces(self) -> dict[str, Namespace]:
+        """The write-side namespaces by name (for tests and benchmarks that look inside)."""
+        return {ns.name: ns for ns in self._shard.namespaces()}
 
     # -- helpers ---------------------------------------------------------------------------
     @property
     def name(self) -> str:
         return self.config.name
-
-    def _make_builder(self, tier: TierConfig) -> SlabBuilder:
-        return self._builders[tier.builder](**dict(tier.build))
-
-    def _namespace(self, name: str, *, create: bool = False) -> Namespace | None:
-        ns = self._namespaces.get(name)
-        if ns is None and create:
-            ns = Namespace(
-                name,
-                metric=self.config.metric,
-                dimension=self.config.dimension,
-                sparse_index=self.config.vector_type == "sparse",
-                engine=self.config.engine,
-                make_builder=self._make_builder,
-                worker=self._merges,
-            )
-            self._journal.attach(ns)  # persistence seam: raises on a read-only client
-            self._namespaces[name] = ns
-        return ns
 
     def _record(self, operation: str, namespace: str, started: float, **fields: Any) -> None:
         self._ledger.record(
@@ -123,8 +108,9 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
     def _compile(self, filter: Any) -> Filter | None:
         if filter is not None and not isinstance(filter, Mapping):
             raise InvalidArgumentError(f"filter must be an object, got {type(filter).__name__}", path="filter")
-        return compile_filter(
-            filter, max_depth=self.settings.filter_max_depth, max_in_values=self.settings.filter_max_in_values
+        return compile_document_filter(  # a "$document" clause filters on the record's text (documents.py)
+            filter, field=document_field(self.config, self.settings),
+            max_depth=self.settings.filter_max_depth, max_in_values=self.settings.filter_max_in_values,
         )
 
     def _check_ids(self, ids: Any, what: str) -> list[str]:
@@ -142,13 +128,14 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         namespace: str | None = None,
         batch_size: int | None = None,
         show_progress: bool = True,
-        **_: Any,
+        **options: Any,
     ) -> UpsertResponse:
         """Insert or overwrite whole records; with ``batch_size`` send several requests.
 
         Each request is validated as a whole (≤1000 records, ≤2 MB) and either stored
         completely or rejected; the response carries the last request's LSN.
         """
+        check_options("upsert", options)
         ns_name = canonical_namespace(namespace)
         if batch_size is None:
             return self._upsert_request(vectors, ns_name)
@@ -167,15 +154,16 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
     def _upsert_request(self, vectors: Iterable[Any], ns_name: str) -> UpsertResponse:
         started = time.perf_counter()
         batch = self._parse(vectors)
-        with self._lock:
-            ns = self._namespace(ns_name, create=True)
-            assert ns is not None
-            overwritten = ns.existing_bytes(batch.ids)
-            lsn, ticket = self._commit(ns, "upsert", batch)
-        self._journal.sync(ticket)  # durable before the ack (group commit, outside the lock)
-        units = cost.write_units(int(batch.sizes.sum()), overwritten)
-        self._record("upsert", ns_name, started, write_units=units, records=len(batch), lsn=lsn)
-        return UpsertResponse(len(batch), lsn, Usage(write_units=units))
+        done = self._write(ns_name, Upsert(batch))
+        units = cost.write_units(int(batch.sizes.sum()), done.replaced_bytes)
+        self._record("upsert", ns_name, started, write_units=units, records=len(batch), lsn=done.lsn)
+        return UpsertResponse(len(batch), done.lsn, Usage(write_units=units))
+
+    def _write(self, namespace: str, op: Any) -> Committed:
+        """Commit one write through the shard's funnel and wait until it is durable."""
+        done = self._shard.commit(namespace, op)
+        self._shard.sync(done)  # durable before the ack (group commit, outside the write lock)
+        return done
 
     def upsert_from_dataframe(
         self, df: pd.DataFrame, namespace: str | None = None, batch_size: int = 500, show_progress: bool = True
@@ -206,13 +194,14 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         sparse_values: Any = None,
         filter: Mapping[str, Any] | None = None,
         dry_run: bool = False,
-        **_: Any,
+        **options: Any,
     ) -> WriteResponse:
         """Replace values or sparse values and merge ``set_metadata`` into one record.
 
         An unknown id changes nothing. With ``filter`` (and no id) only ``set_metadata``
         is applied, to at most 100,000 matching records; ``dry_run`` only counts them.
         """
+        check_options("update", options)
         started = time.perf_counter()
         ns_name = canonical_namespace(namespace)
         if filter is not None:
@@ -235,24 +224,21 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
                                                                      "sparse_values")
         if set_metadata is not None:
             check_metadata(set_metadata, self.settings.max_metadata_bytes, "set_metadata")
-        with self._lock:
-            ns = self._namespace(ns_name)
-            self._catch_up(ns)  # eventual mode: apply queued writes before reading the record
-            current = None if ns is None else ns.find([record_id]).get(record_id)
-            if ns is None or current is None:  # unknown id: 200 OK, nothing changes (D:19726)
-                # the write is accepted and applied (as nothing): reads reflect its LSN
-                lsn, ticket = (None, None) if ns is None else self._commit(ns, "noop", None)
-                self._journal.sync(ticket)
-                self._record("update", ns_name, started, write_units=cost.MIN_WRITE_UNITS, lsn=lsn)
-                return WriteResponse(lsn, Usage(write_units=cost.MIN_WRITE_UNITS))
+        def resolve(view: View | None) -> Op | None:  # runs in the funnel, after queued writes are applied
+            current = None if view is None else view.find([record_id]).get(record_id)
+            if view is None or current is None:  # unknown id: 200 OK, nothing changes (D:19726)
+                return None if view is None else Noop()  # accepted and applied (as nothing): reads reflect its LSN
             rows, row = current
-            batch = self._parse([self._stored_record(rows, row, record_id, set_metadata, new_values, new_sparse)])
-            old = ns.live[record_id]
-            lsn, ticket = self._commit(ns, "upsert", batch)
-        self._journal.sync(ticket)
-        units = cost.write_units(int(batch.sizes.sum()), old)
-        self._record("update", ns_name, started, write_units=units, records=1, lsn=lsn)
-        return WriteResponse(lsn, Usage(write_units=units))
+            return Upsert(self._parse([self._stored_record(rows, row, record_id, set_metadata, new_values,
+                                                           new_sparse)]))
+
+        done = self._write(ns_name, resolve)
+        if not isinstance(done.op, Upsert):
+            self._record("update", ns_name, started, write_units=cost.MIN_WRITE_UNITS, lsn=done.lsn)
+            return WriteResponse(done.lsn, Usage(write_units=cost.MIN_WRITE_UNITS))
+        units = cost.write_units(int(done.op.batch.sizes.sum()), done.replaced_bytes)
+        self._record("update", ns_name, started, write_units=units, records=1, lsn=done.lsn)
+        return WriteResponse(done.lsn, Usage(write_units=units))
 
     def _parse(self, records: Iterable[Any], max_request_bytes: int | None = MAX_UPSERT_BYTES) -> RecordBatch:
         """Validate records for this index (the upsert rules; update by filter lifts the 2 MB cap)."""
@@ -264,14 +250,15 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         """Rebuild a stored record as an upsert item, with new values/sparse values and merged metadata."""
         record: dict[str, Any] = {"id": record_id, "metadata": {**(rows.metadata[row] or {}), **(set_metadata or {})}
                                   or None}
-        if self.config.vector_type == "dense":
+        if rows.dense is not None:  # a dense index
             record["values"] = rows.dense[row] if values is None else values
         sparse = rows.sparse.row(row) if sparse is None else sparse
         if sparse is not None:
             record["sparse_values"] = sparse
         return record
 
-    def _update_by_filter(self, filter, set_metadata, ns_name, dry_run, id, values, sparse_values, started):
+    def _update_by_filter(self, filter: Any, set_metadata: Any, ns_name: str, dry_run: bool, id: Any, values: Any,
+                          sparse_values: Any, started: float) -> WriteResponse:
         if id is not None or values is not None or sparse_values is not None:
             raise InvalidArgumentError("update by filter changes only set_metadata; drop id and values", path="filter")
         if not filter:
@@ -282,30 +269,29 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         if compiled is None or compiled.matches_all:
             raise InvalidArgumentError("update by filter needs a filter that can exclude records", path="filter")
         check_metadata(set_metadata, self.settings.max_metadata_bytes, "set_metadata")
-        with self._lock:
-            ns = self._namespace(ns_name)
-            self._catch_up(ns)
-            ids = [] if ns is None else sorted(ns.matching_ids(compiled, self.settings.negation_requires_field))
-            if dry_run or not ids or ns is None:
-                self._record("update", ns_name, started, write_units=0 if dry_run else cost.MIN_WRITE_UNITS)
-                return WriteResponse(None, Usage(write_units=0 if dry_run else cost.MIN_WRITE_UNITS), len(ids))
+        matched: list[int] = [0]
+
+        def resolve(view: View | None) -> Op | None:  # runs in the funnel, after queued writes are applied
+            ids = [] if view is None else sorted(view.matching_ids(compiled, self.settings.negation_requires_field))
+            matched[0] = len(ids)
+            if dry_run or not ids or view is None:
+                return None
             targets = ids[:MAX_UPDATE_BY_FILTER]
-            found = ns.find(targets)
-            records, old = [], 0
-            for record_id in targets:
-                records.append(self._stored_record(*found[record_id], record_id, set_metadata))
-                old += ns.live[record_id]
+            found = view.find(targets)
+            records = [self._stored_record(*found[record_id], record_id, set_metadata) for record_id in targets]
             batches = [  # parse every chunk before anything changes: a bad record rejects the request
                 self._parse(records[start : start + MAX_UPSERT_RECORDS], max_request_bytes=None)
                 for start in range(0, len(records), MAX_UPSERT_RECORDS)
             ]
-            batch = RecordBatch.concat(batches)  # one request, one LSN, one log record
-            lsn, ticket = self._commit(ns, "upsert", batch)
-            new = int(batch.sizes.sum())
-        self._journal.sync(ticket)
-        units = cost.write_units(new, old)
-        self._record("update", ns_name, started, write_units=units, records=len(targets), lsn=lsn)
-        return WriteResponse(lsn, Usage(write_units=units), len(ids))
+            return Upsert(RecordBatch.concat(batches))  # one request, one LSN, one log record
+
+        done = self._write(ns_name, resolve)
+        if not isinstance(done.op, Upsert):
+            self._record("update", ns_name, started, write_units=0 if dry_run else cost.MIN_WRITE_UNITS)
+            return WriteResponse(None, Usage(write_units=0 if dry_run else cost.MIN_WRITE_UNITS), matched[0])
+        units = cost.write_units(int(done.op.batch.sizes.sum()), done.replaced_bytes)
+        self._record("update", ns_name, started, write_units=units, records=len(done.op.batch), lsn=done.lsn)
+        return WriteResponse(done.lsn, Usage(write_units=units), matched[0])
 
     def delete(
         self,
@@ -313,9 +299,10 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         delete_all: bool | None = None,
         namespace: str | None = None,
         filter: Mapping[str, Any] | None = None,
-        **_: Any,
+        **options: Any,
     ) -> WriteResponse:
         """Delete by ids, every record of the namespace (``delete_all``), or by metadata filter."""
+        check_options("delete", options)
         started = time.perf_counter()
         ns_name = canonical_namespace(namespace)
         modes = [name for name, given in (("ids", ids is not None), ("delete_all", bool(delete_all)),
@@ -337,27 +324,26 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
                 raise InvalidArgumentError("delete by filter needs a filter that can exclude records; "
                                            "use delete_all=True to empty the namespace", path="filter")
         wanted = self._check_ids(ids, "ids") if ids is not None else None
-        with self._lock:
-            ns = self._namespace(ns_name)
-            if ns is None:  # deleting from a namespace that never existed changes nothing
-                self._record("delete", ns_name, started, write_units=cost.MIN_WRITE_UNITS)
-                return WriteResponse(None, Usage(write_units=cost.MIN_WRITE_UNITS))
-            if delete_all:
-                records = ns.live_count()
-                lsn, ticket = self._commit(ns, "delete_all", None)
-                units = cost.DELETE_ALL_WRITE_UNITS
-            else:
-                if compiled is not None:
-                    self._catch_up(ns)
-                    wanted = ns.matching_ids(compiled, self.settings.negation_requires_field)
-                assert wanted is not None
-                present = {i for i in wanted if i in ns.live}
-                records = len(present)
-                units = cost.write_units(sum(ns.live[i] for i in present))
-                lsn, ticket = self._commit(ns, "delete", list(wanted))
-        self._journal.sync(ticket)
-        self._record("delete", ns_name, started, write_units=units, records=records, lsn=lsn)
-        return WriteResponse(lsn, Usage(write_units=units))
+        op: Op | Any
+        if delete_all:
+            op = DeleteAll()
+        elif compiled is not None:
+            matching = compiled
+
+            def op(view: View | None) -> Op | None:  # runs in the funnel, after queued writes are applied
+                if view is None:
+                    return None
+                return Delete(tuple(view.matching_ids(matching, self.settings.negation_requires_field)))
+        else:
+            assert wanted is not None
+            op = Delete(tuple(wanted))
+        done = self._write(ns_name, op)
+        if done.lsn is None:  # deleting from a namespace that never existed changes nothing
+            self._record("delete", ns_name, started, write_units=cost.MIN_WRITE_UNITS)
+            return WriteResponse(None, Usage(write_units=cost.MIN_WRITE_UNITS))
+        units = cost.DELETE_ALL_WRITE_UNITS if delete_all else cost.write_units(done.replaced_bytes)
+        self._record("delete", ns_name, started, write_units=units, records=done.replaced, lsn=done.lsn)
+        return WriteResponse(done.lsn, Usage(write_units=units))
 
     # -- reads -----------------------------------------------------------------------------
     def _check_top_k(self, top_k: Any) -> int:
@@ -406,7 +392,7 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         sparse_vector: Any = None,
         filter_strategy: str = "auto",
         search_params: Mapping[str, Any] | None = None,
-        **_: Any,
+        **options: Any,
     ) -> QueryResponse:
         """Return the ``top_k`` records most similar to ``vector`` (or to record ``id``).
 
@@ -415,6 +401,7 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         ``filter_strategy`` ("auto", "prefilter", "ann") and ``search_params`` (engine query
         parameters) are toolkit extensions for experiments.
         """
+        check_options("query", options)
         if args:
             raise TypeError("query takes keyword arguments only, e.g. query(vector=[...], top_k=10)")
         started = time.perf_counter()
@@ -422,23 +409,23 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         if id is not None and (vector is not None or sparse_vector is not None):
             raise InvalidArgumentError("a query takes either id or vector/sparse_vector, not both", path="id")
         compiled = self._compile(filter)
-        query = None if id is not None else self._build_query(vector, sparse_vector)
         record_id = None if id is None else check_record_id(id, "id")
-        with self._lock:
-            ns = self._namespace(ns_name)
-            if record_id is not None:
-                query = self._query_of_record(ns, record_id)
-            matches: list[Candidate] = []
-            stats_work = (0, 0)
-            if ns is not None and query is not None:
-                matches, stats = ns.search(
-                    query, k, compiled, negation_requires_field=self.settings.negation_requires_field,
-                    strategy=filter_strategy, query_params=dict(search_params or {}),
-                )
-                stats_work = (stats.distance_computations, stats.bytes_scanned)
-            units = self._query_read_units(ns)
-            lsn = 0 if ns is None else ns.max_indexed_lsn
-            result = [self._scored(c, include_values, include_metadata) for c in matches]
+        target: Query | RecordQuery = (RecordQuery(record_id) if record_id is not None
+                                       else self._build_query(vector, sparse_vector))
+        read = self._shard.search(  # on one immutable snapshot: no lock is held while searching
+            ns_name, target, k, compiled, negation_requires_field=self.settings.negation_requires_field,
+            strategy=filter_strategy, query_params=dict(search_params or {}),
+        )
+        matches: list[Candidate] = []
+        stats_work = (0, 0)
+        if read is not None and read.value is not None:
+            matches, stats = read.value
+            stats_work = (stats.distance_computations, stats.bytes_scanned)
+        elif record_id is not None and self.settings.query_unknown_id_raises:
+            raise NotFoundError(f"no record with id {record_id!r} in this namespace", path="id")
+        units = self._query_read_units(None if read is None else read.total_bytes)
+        lsn = 0 if read is None else read.max_indexed_lsn
+        result = [self._scored(c, include_values, include_metadata) for c in matches]
         reported = cost.ceil_units(units)
         self._record("query", ns_name, started, read_units=units, read_units_reported=reported,
                      records=len(result), distance_computations=stats_work[0], bytes_scanned=stats_work[1])
@@ -475,21 +462,21 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         compiled = self._compile(filter)
         queries = self._check_query_vectors(vectors)
         n = int(queries.shape[0])
-        with self._lock:
-            ns = self._namespace(ns_name)
-            units = self._query_read_units(ns)
-            if ns is None:
-                self._ledger.record_batch(cost.LedgerEntry("query", ns_name, units, cost.ceil_units(units)),
-                                          [0] * n, [0] * n, [0] * n, started)
-                return QueryBatchResponse([], [], [0] * (n + 1), ns_name, Usage(read_units=cost.ceil_units(units)), 0)
-            hits = ns.search_batch(queries, k, compiled, negation_requires_field=self.settings.negation_requires_field,
-                                   strategy=filter_strategy, query_params=dict(search_params or {}))
-            lsn = ns.max_indexed_lsn
-            bounds = hits.bounds
-            matches = None
-            if include_values or include_metadata:
-                matches = [[self._scored(c, include_values, include_metadata) for c in hits.candidates(i)]
-                           for i in range(n)]
+        read = self._shard.search_batch(  # on one immutable snapshot: no lock is held while searching
+            ns_name, queries, k, compiled, negation_requires_field=self.settings.negation_requires_field,
+            strategy=filter_strategy, query_params=dict(search_params or {}))
+        units = self._query_read_units(None if read is None else read.total_bytes)
+        if read is None:
+            self._ledger.record_batch(cost.LedgerEntry("query", ns_name, units, cost.ceil_units(units)),
+                                      [0] * n, [0] * n, [0] * n, started)
+            return QueryBatchResponse([], [], [0] * (n + 1), ns_name, Usage(read_units=cost.ceil_units(units)), 0)
+        hits = read.value
+        lsn = read.max_indexed_lsn
+        bounds = hits.bounds
+        matches = None
+        if include_values or include_metadata:
+            matches = [[self._scored(c, include_values, include_metadata) for c in hits.candidates(i)]
+                       for i in range(n)]
         reported = cost.ceil_units(units)
         records = [b - a for a, b in zip(bounds, bounds[1:])]
         self._ledger.record_batch(cost.LedgerEntry("query", ns_name, units, reported), records,
@@ -524,21 +511,10 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
                                            path=f"vectors[{int(np.flatnonzero(zero)[0])}]")
         return np.ascontiguousarray(queries)
 
-    def _query_read_units(self, ns: Namespace | None) -> float:
+    def _query_read_units(self, total_bytes: int | None) -> float:
         if self.settings.query_read_units_override is not None:
             return float(self.settings.query_read_units_override)
-        return cost.query_read_units(0 if ns is None else ns.total_bytes)
-
-    def _query_of_record(self, ns: Namespace | None, record_id: str) -> Query | None:
-        found = None if ns is None else ns.find([record_id]).get(record_id)
-        if found is None:
-            if self.settings.query_unknown_id_raises:
-                raise NotFoundError(f"no record with id {record_id!r} in this namespace", path="id")
-            return None
-        rows, row = found
-        if self.config.vector_type == "sparse":
-            return Query(None, rows.sparse.row(row))
-        return Query(rows.dense[row], None)
+        return cost.query_read_units(total_bytes or 0)
 
     @staticmethod
     def _scored(c: Candidate, include_values: bool, include_metadata: bool) -> ScoredVector:
@@ -556,9 +532,10 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         include_values: bool = False,
         include_metadata: bool = False,
         sparse_vector: Any = None,
-        **_: Any,
+        **options: Any,
     ) -> QueryResponse:
         """Query several namespaces, merge by ``metric`` and sum the read units (SDK helper)."""
+        check_options("query_namespaces", options)
         if metric != self.config.metric:
             raise InvalidArgumentError(f"metric must be the index metric {self.config.metric!r}", path="metric")
         if isinstance(namespaces, str) or not namespaces:
@@ -573,16 +550,16 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         units = sum(r.usage.read_units or 0 for r in responses)
         return QueryResponse(merged, "", Usage(read_units=units), max(r.max_indexed_lsn for r in responses))
 
-    def fetch(self, ids: Sequence[str], namespace: str | None = None, **_: Any) -> FetchResponse:
+    def fetch(self, ids: Sequence[str], namespace: str | None = None, **options: Any) -> FetchResponse:
         """Return the records with these ids; unknown ids are left out."""
+        check_options("fetch", options)
         started = time.perf_counter()
         ns_name = canonical_namespace(namespace)
         wanted = self._check_ids(ids, "ids")
-        with self._lock:
-            ns = self._namespace(ns_name)
-            found = {} if ns is None else ns.find(wanted)
-            vectors = {record_id: self._vector(record_id, rows, row) for record_id, (rows, row) in found.items()}
-            lsn = 0 if ns is None else ns.max_indexed_lsn
+        read = self._shard.fetch(ns_name, wanted)
+        found = {} if read is None else read.value
+        vectors = {record_id: self._vector(record_id, rows, row) for record_id, (rows, row) in found.items()}
+        lsn = 0 if read is None else read.max_indexed_lsn
         units = cost.fetch_read_units(len(vectors))
         self._record("fetch", ns_name, started, read_units=units, read_units_reported=units, records=len(vectors))
         return FetchResponse(vectors, ns_name, Usage(read_units=units), lsn)
@@ -598,29 +575,27 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         limit: int | None = None,
         pagination_token: str | None = None,
         namespace: str | None = None,
-        **_: Any,
+        **options: Any,
     ) -> ListResponse:
         """Return one page of ids with ``prefix``, sorted bytewise; ``pagination.next`` resumes."""
+        check_options("list_paginated", options)
         started = time.perf_counter()
         ns_name = canonical_namespace(namespace)
         if prefix is not None and not isinstance(prefix, str):
             raise InvalidArgumentError("prefix must be a string", path="prefix")
         limit = min(self._check_limit(limit), self.settings.list_max_limit)
         after = None if pagination_token is None else decode_token(pagination_token, prefix)
-        with self._lock:
-            ns = self._namespace(ns_name)
-            page, more = ([], False) if ns is None else ns.list_page(prefix or "", after, limit)
-            lsn = 0 if ns is None else ns.max_indexed_lsn
+        read = self._shard.list_page(ns_name, prefix or "", after, limit)
+        page, more = ([], False) if read is None else read.value
+        lsn = 0 if read is None else read.max_indexed_lsn
         pagination = Pagination(encode_token(page[-1], prefix)) if more and page else None
         self._record("list", ns_name, started, read_units=cost.LIST_READ_UNITS,
                      read_units_reported=cost.LIST_READ_UNITS, records=len(page))
         return ListResponse([ListItem(i) for i in page], pagination, ns_name,
                             Usage(read_units=cost.LIST_READ_UNITS), lsn)
 
-    def list(self, prefix: str | None = None, limit: int | None = None, namespace: str | None = None,
-             pagination_token: str | None = None, **_: Any) -> Iterator[list[str]]:
-        """Yield pages of ids (lists of strings) with ``prefix``, until there are no more."""
-        token = pagination_token
+    def _pages(self, prefix: str | None, limit: int | None, namespace: str | None,
+               token: str | None) -> Iterator[list[str]]:
         while True:
             page = self.list_paginated(prefix=prefix, limit=limit, pagination_token=token, namespace=namespace)
             if page.vectors:
@@ -629,15 +604,21 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
                 return
             token = page.pagination.next
 
+    def list(self, prefix: str | None = None, limit: int | None = None, namespace: str | None = None,
+             pagination_token: str | None = None, **options: Any) -> Iterator[list[str]]:
+        """Yield pages of ids (lists of strings) with ``prefix``, until there are no more."""
+        check_options("list", options)  # at the call, not at the first page
+        return self._pages(prefix, limit, namespace, pagination_token)
+
     # -- namespaces and stats --------------------------------------------------------------
-    def describe_index_stats(self, filter: Mapping[str, Any] | None = None, **_: Any) -> DescribeIndexStatsResponse:
+    def describe_index_stats(self, filter: Mapping[str, Any] | None = None, **options: Any) -> DescribeIndexStatsResponse:
         """Return record counts per namespace (empty namespaces are left out) and in total."""
+        check_options("describe_index_stats", options)
         if filter is not None:
             raise InvalidArgumentError(
                 "Serverless indexes do not support filtering describe_index_stats by metadata", path="filter"
             )
-        with self._lock:
-            counts = {name: ns.live_count() for name, ns in self._namespaces.items()}
+        counts = self._shard.counts()
         key = self.settings.default_namespace_stats_key
         namespaces = {
             (key if name == DEFAULT_NAMESPACE else name): NamespaceSummary(count)
@@ -647,11 +628,10 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
             namespaces, self.config.dimension, 0.0, sum(counts.values()), self.config.metric, self.config.vector_type
         )
 
-    def _namespace_names(self) -> list[str]:
-        with self._lock:
-            return sorted(
-                name for name, ns in self._namespaces.items() if ns.live_count() or self.settings.keep_empty_namespaces
-            )
+    def _namespace_counts(self) -> dict[str, int]:
+        """Return the record count of every listed namespace (empty ones only if settings keep them)."""
+        return {name: count for name, count in sorted(self._shard.counts().items())
+                if count or self.settings.keep_empty_namespaces}
 
     def _check_limit(self, limit: Any) -> int:
         if limit is None:
@@ -661,25 +641,30 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
         return limit
 
     def list_namespaces_paginated(
-        self, limit: int | None = None, pagination_token: str | None = None, prefix: str | None = None, **_: Any
+        self, limit: int | None = None, pagination_token: str | None = None, prefix: str | None = None, **options: Any
     ) -> ListNamespacesResponse:
         """Return one page of namespaces (with ``prefix``), sorted bytewise; ``total_count`` counts all pages."""
+        check_options("list_namespaces_paginated", options)
         limit = self._check_limit(limit)
         prefix = prefix or None
-        names = [n for n in self._namespace_names() if prefix is None or n.startswith(prefix)]
+        counts = self._namespace_counts()
+        names = [n for n in counts if prefix is None or n.startswith(prefix)]
         total = len(names)
         if pagination_token is not None:
             after = decode_token(pagination_token, prefix)
             names = [n for n in names if n > after]
         page = names[:limit]
-        with self._lock:
-            described = [NamespaceDescription(n, self._namespaces[n].live_count()) for n in page
-                         if n in self._namespaces]
+        described = [NamespaceDescription(n, counts[n]) for n in page]
         more = len(names) > limit and page
         return ListNamespacesResponse(described, Pagination(encode_token(page[-1], prefix)) if more else None, total)
 
-    def list_namespaces(self, limit: int | None = None, **_: Any) -> Iterator[NamespaceDescription]:
+    def list_namespaces(self, limit: int | None = None, **options: Any) -> Iterator[NamespaceDescription]:
         """Yield every namespace with its record count."""
+        check_options("list_namespaces", options)  # at the call, not at the first page
+        self._check_limit(limit)
+        return self._namespace_pages(limit)
+
+    def _namespace_pages(self, limit: int | None) -> Iterator[NamespaceDescription]:
         token = None
         while True:
             page = self.list_namespaces_paginated(limit=limit, pagination_token=token)
@@ -688,53 +673,173 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
                 return
             token = page.pagination.next
 
-    def describe_namespace(self, namespace: str, **_: Any) -> NamespaceDescription:
+    def describe_namespace(self, namespace: str, **options: Any) -> NamespaceDescription:
         """Return a namespace's record count; an unknown namespace is NotFound."""
+        check_options("describe_namespace", options)
         name = canonical_namespace(namespace)
-        with self._lock:
-            ns = self._namespace(name)
-            if ns is None:
-                raise NotFoundError(f"namespace {name!r} does not exist in index {self.name!r}", path="namespace")
-            return NamespaceDescription(name, ns.live_count())
+        count = self._shard.counts().get(name)
+        if count is None:
+            raise NotFoundError(f"namespace {name!r} does not exist in index {self.name!r}", path="namespace")
+        return NamespaceDescription(name, count)
 
     def lsns(self, namespace: str | None = None, *, all_namespaces: bool = False) -> tuple[int, int]:
         """Return (newest committed LSN, highest LSN reads reflect) of a namespace.
 
         With ``all_namespaces`` the maxima over every namespace; an unknown namespace is (0, 0).
         """
-        with self._lock:
-            if all_namespaces:
-                spaces = list(self._namespaces.values())
-            else:
-                ns = self._namespace(canonical_namespace(namespace))
-                spaces = [] if ns is None else [ns]
-            return (max((int(ns.last_lsn) for ns in spaces), default=0),
-                    max((int(ns.max_indexed_lsn) for ns in spaces), default=0))
+        return self._shard.lsns(None if all_namespaces else canonical_namespace(namespace))
 
-    def delete_namespace(self, namespace: str, **_: Any) -> WriteResponse:
+    def delete_namespace(self, namespace: str, **options: Any) -> WriteResponse:
         """Delete a namespace and every record in it (deletion protection does not block this)."""
+        check_options("delete_namespace", options)
         started = time.perf_counter()
         name = canonical_namespace(namespace)
-        with self._lock:
-            ns = self._namespaces.get(name)
-            if ns is None:
-                raise NotFoundError(f"namespace {name!r} does not exist in index {self.name!r}", path="namespace")
-            self._forget_namespace(ns)  # persistence seam: raises on a read-only client
-            del self._namespaces[name]
-        self._record("delete_namespace", name, started, write_units=cost.DELETE_ALL_WRITE_UNITS,
-                     records=ns.live_count())
+        records = self._shard.drop_namespace(name)  # raises on a read-only client
+        if records is None:
+            raise NotFoundError(f"namespace {name!r} does not exist in index {self.name!r}", path="namespace")
+        self._record("delete_namespace", name, started, write_units=cost.DELETE_ALL_WRITE_UNITS, records=records)
         return WriteResponse(None, Usage(write_units=cost.DELETE_ALL_WRITE_UNITS))
 
     # -- research extensions ---------------------------------------------------------------
+    def record_usage(self, entry: cost.LedgerEntry) -> None:
+        """Add ``entry`` to this index's usage ledger (toolkit.integrated bills embedding and reranking here)."""
+        self._ledger.record(entry)
+
+    def set_spec(self, spec: Mapping[str, Any]) -> None:
+        """Replace the index's ``spec``; internal API of ``Client.attach_embed`` (persistence is the client's)."""
+        self._shard.set_spec(spec)
+
     def usage(self, raw: bool = False) -> pd.DataFrame:
         """Return billed units and true work by operation and namespace (one row per request if ``raw``)."""
         return self._ledger.frame() if raw else self._ledger.summary()
 
     def namespace_bytes(self, namespace: str | None = None) -> int:
         """Return the billed size of a namespace's live records (the query cost basis)."""
-        with self._lock:
-            ns = self._namespace(canonical_namespace(namespace))
-            return 0 if ns is None else ns.total_bytes
+        return self._shard.total_bytes(canonical_namespace(namespace))
+
+    # -- slabs and merges (research extensions) ----------------------------------------------
+    def flush(self, namespace: str | None = None, wait: bool = True) -> None:
+        """Move the memtable into slabs now (every namespace, or one); ``wait`` for their index builds."""
+        self._shard.flush(None if namespace is None else canonical_namespace(namespace), wait)
+
+    def compact(self, namespace: str | None = None, show_progress: bool = True) -> None:
+        """Flush, then merge every slab into one, dropping dead rows; wait until done."""
+        self._request_all(COMPACT, namespace, show_progress)
+
+    def rebuild(self, engine: Any = None, namespace: str | None = None, show_progress: bool = True) -> None:
+        """Rebuild existing data with another engine (a name, mapping, TOML path; None: the current one).
+
+        The new engine becomes the index's engine (new slabs use it too); every namespace is
+        flushed and its slabs are merged into one slab built by the tier that fits its size.
+        Queries keep being answered from the old slabs until the new one is swapped in.
+        """
+        if engine is not None:
+            config = EngineConfig.parse(engine)
+            check_engine(config, self._builders, self.config.metric, self.config.vector_type)
+            self._shard.set_engine(config)
+        self._request_all(REBUILD, namespace, show_progress)
+
+    def _request_all(self, kind: str, namespace: str | None, show_progress: bool) -> None:
+        targets, done = self._shard.request(kind, None if namespace is None else canonical_namespace(namespace))
+        with tqdm(total=len(targets), desc=f"{kind} {self.name}", unit="namespace",
+                  disable=not show_progress or not self._shard.merges_busy) as bar:
+            while not self._shard.wait_merges(timeout=0.5, until=lambda: done() == len(targets)):
+                bar.update(done() - bar.n)
+            bar.update(len(targets) - bar.n)
+        self._shard.raise_failures()
+
+    def wait_for_merges(self, timeout: float | None = None) -> bool:
+        """Block until no flush build or merge is queued or running; return False on timeout.
+
+        Raises InternalError if a background build failed since the last wait (the slabs
+        involved stay searchable, by exact scan).
+        """
+        done = self._shard.wait_merges(timeout)
+        self._shard.raise_failures()
+        return done
+
+    def describe_slabs(self) -> pd.DataFrame:
+        """Return one row per slab: builder, params, state, rows, live rows, LSN range, build time, bytes."""
+        rows, memtables = self._shard.slab_rows()
+        frame = pd.DataFrame(rows, columns=["namespace", "slab", "builder", "params", "query_params", "state", "tier",
+                                            "level", "rows", "live_rows", "min_lsn", "max_lsn", "build_seconds",
+                                            "index_bytes", "vector_bytes"])
+        frame.attrs["memtables"] = memtables
+        return frame
+
+    def describe_merges(self) -> pd.DataFrame:
+        """Return one row per finished flush build, merge, compaction or rebuild, oldest first."""
+        return pd.DataFrame(describe_records(self._shard.merge_records()),
+                            columns=[f.name for f in dataclasses.fields(MergeRecord)])
+
+    # -- freshness -------------------------------------------------------------------------------
+    @property
+    def consistency(self) -> str:
+        """"strong" (reads see every acknowledged write) or "eventual" (after ``apply_delay``)."""
+        return self._shard.consistency
+
+    @property
+    def apply_delay(self) -> float:
+        return self._shard.apply_delay
+
+    def set_consistency(self, consistency: str, apply_delay: float | None = None) -> None:
+        """Switch this index to "strong" or "eventual" consistency (``apply_delay`` seconds)."""
+        self._shard.set_consistency(consistency, apply_delay)
+
+    def wait_for_lsn(self, lsn: int, namespace: str | None = None, timeout: float | None = 30.0) -> int:
+        """Block until reads of ``namespace`` reflect the write with this LSN; return max_indexed_lsn.
+
+        Raises DeadlineExceededError after ``timeout`` seconds (None waits forever).
+        """
+        if isinstance(lsn, bool) or not isinstance(lsn, int) or lsn < 0:
+            raise InvalidArgumentError(f"lsn must be a non-negative integer, got {lsn!r}", path="lsn")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0):
+            raise InvalidArgumentError(f"timeout must be a number of seconds >= 0, got {timeout!r}", path="timeout")
+        return self._shard.wait_for_lsn(lsn, canonical_namespace(namespace), timeout)
+
+    # -- imports ---------------------------------------------------------------------------------
+    def start_import(self, uri: str, integration_id: str | None = None, error_mode: Any = "continue",
+                     ) -> StartImportResponse:
+        """Start importing Parquet files from a local folder or file:// URI (namespace subfolders)."""
+        return self._imports.start(self._shard, self.settings, self._ledger, uri, error_mode)
+
+    def describe_import(self, id: str) -> ImportModel:  # noqa: A002 - SDK name
+        """Return an import's status, progress and records imported."""
+        return self._imports.job(id).describe()
+
+    def list_imports_paginated(self, limit: int | None = None, pagination_token: str | None = None,
+                               **options: Any) -> ListImportsResponse:
+        """Return one page of imports, oldest first."""
+        check_options("list_imports_paginated", options)
+        limit = 100 if limit is None else limit
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidArgumentError(f"limit must be a positive integer, got {limit!r}", path="limit")
+        jobs = [job.describe() for job in self._imports.all()]
+        if pagination_token is not None:
+            after = int(decode_token(pagination_token))
+            jobs = [j for j in jobs if int(j.id) > after]
+        page = jobs[:limit]
+        more = len(jobs) > limit
+        return ListImportsResponse(page, Pagination(encode_token(page[-1].id)) if more else None)
+
+    def list_imports(self, limit: int | None = None, **options: Any) -> Iterator[ImportModel]:
+        """Yield every import of this index (``limit`` per page)."""
+        check_options("list_imports", options)  # at the call, not at the first page
+        self.list_imports_paginated(limit=limit)  # validates limit
+        return self._import_pages(limit)
+
+    def _import_pages(self, limit: int | None) -> Iterator[ImportModel]:
+        token = None
+        while True:
+            page = self.list_imports_paginated(limit=limit, pagination_token=token)
+            yield from page.data
+            if page.pagination is None:
+                return
+            token = page.pagination.next
+
+    def cancel_import(self, id: str) -> None:  # noqa: A002 - SDK name
+        """Cancel a pending or running import (no effect once it finished)."""
+        self._imports.job(id).cancel()
 
     def __repr__(self) -> str:
         c = self.config
@@ -749,6 +854,119 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
             {"engine": [t.to_dict() for t in self.config.engine.tiers], "total_vector_count": stats.total_vector_count,
              "namespaces": {k: v.to_dict() for k, v in stats.namespaces.items()}},
         )
+
+    # -- the delete superset (issue #16; the rules are documented in toolkit/deletes.py) -----------
+    def delete_records(
+        self,
+        ids: Sequence[str] | None = None,
+        filter: Mapping[str, Any] | None = None,
+        where_document: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        namespace: str | None = None,
+        dry_run: bool = False,
+    ) -> DeleteResponse:
+        """Delete the records listed in ``ids`` AND matching ``filter`` AND ``where_document``; count them.
+
+        The one delete core of the Chroma and Vectorizer contracts (``toolkit.compat``): the
+        selectors given intersect, ``limit`` keeps the first matches in bytewise id order,
+        and the request is one logged delete with one LSN. ``dry_run`` only answers which
+        ids would go (``ids``), changing nothing. ``delete`` keeps the reference rules; this
+        extension does not consult ``Settings.delete_by_filter``.
+        """
+        started = time.perf_counter()
+        ns_name = canonical_namespace(namespace)
+        wanted = check_ids(ids)
+        cap = check_limit(limit)
+        if not isinstance(dry_run, bool):
+            raise InvalidArgumentError("dry_run must be true or false", path="dry_run")
+        document = None if where_document is None else compile_where_document(
+            where_document, field=document_field(self.config, self.settings), max_depth=self.settings.filter_max_depth)
+        parts = [f for f in (self._compile(filter), document) if f is not None and not f.matches_all]
+        if wanted is None and not parts:
+            raise InvalidArgumentError("delete_records needs ids, or a filter or where_document that can exclude "
+                                       "records; use delete(delete_all=True) to empty a namespace", path="delete")
+        compiled = None if not parts else parts[0] if len(parts) == 1 else And(tuple(parts))
+        chosen: list[str] = []
+        exists = [False]
+
+        def resolve(view: View | None) -> Op | None:  # runs in the funnel, after queued writes are applied
+            if view is None:  # deleting from a namespace that never existed changes nothing
+                return None
+            exists[0] = True
+            if compiled is None:
+                assert wanted is not None
+                found = view.find(wanted)
+                matching = [i for i in wanted if i in found]
+            else:
+                matching = view.matching_ids(compiled, self.settings.negation_requires_field)
+                if wanted is not None:
+                    listed = set(wanted)
+                    matching = [i for i in matching if i in listed]
+            chosen[:] = choose(matching, cap)
+            if dry_run:
+                return None
+            return Delete(tuple(chosen)) if chosen else Noop()  # one logged write (or an LSN'd noop)
+
+        done = self._write(ns_name, resolve)
+        if not exists[0]:
+            units = 0 if dry_run else cost.MIN_WRITE_UNITS
+            self._record("delete", ns_name, started, write_units=units)
+            return DeleteResponse(0, None, Usage(write_units=units), [])
+        if dry_run:
+            self._record("delete", ns_name, started, write_units=0, records=0)
+            return DeleteResponse(0, None, Usage(write_units=0), list(chosen))
+        units = cost.write_units(done.replaced_bytes)
+        self._record("delete", ns_name, started, write_units=units, records=len(chosen), lsn=done.lsn)
+        return DeleteResponse(len(chosen), done.lsn, Usage(write_units=units), list(chosen))
+
+    # -- server parity (issue #11): namespace creation and fetch by metadata --------------------
+    def create_namespace(self, name: str, schema: Mapping[str, Any] | None = None,
+                         **options: Any) -> NamespaceDescription:
+        """Create an empty namespace; an existing one is AlreadyExists (409).
+
+        ``schema`` (``{"fields": {name: {"filterable": true}}}``) is checked and accepted; the
+        toolkit filters on every metadata field, so it changes nothing.
+        """
+        check_options("create_namespace", options)
+        if not isinstance(name, str) or not name:
+            raise InvalidArgumentError("a namespace name must be a non-empty string", path="name")
+        if schema is not None:
+            fields = schema.get("fields") if isinstance(schema, Mapping) else None
+            if not isinstance(fields, Mapping):
+                raise InvalidArgumentError('schema must be {"fields": {name: {"filterable": true}}}', path="schema")
+            for field_name, props in fields.items():
+                if not isinstance(props, Mapping) or not isinstance(props.get("filterable", True), bool):
+                    raise InvalidArgumentError('must be {"filterable": true|false}',
+                                               path=f"schema.fields.{field_name}")
+        ns_name = canonical_namespace(name)
+        if not self._shard.create_namespace(ns_name):  # raises on a read-only client
+            raise AlreadyExistsError(f"namespace {ns_name!r} already exists in index {self.name!r}", path="name")
+        return NamespaceDescription(ns_name, 0)
+
+    def fetch_by_metadata(self, filter: Mapping[str, Any] | None = None, namespace: str | None = None,
+                          limit: int | None = None, pagination_token: str | None = None,
+                          **options: Any) -> FetchByMetadataResponse:
+        """Return one page (``limit``, default 100, at most 1000) of the records whose metadata matches.
+
+        Pages are in id order; the returned ``pagination.next`` resumes after the last id.
+        """
+        check_options("fetch_by_metadata", options)
+        started = time.perf_counter()
+        ns_name = canonical_namespace(namespace)
+        compiled = self._compile(filter)
+        limit = self._check_limit(limit)
+        if limit > MAX_IDS_PER_REQUEST:
+            raise InvalidArgumentError(f"limit must be at most {MAX_IDS_PER_REQUEST}, got {limit}", path="limit")
+        after = None if pagination_token is None else decode_token(pagination_token, None)
+        read = self._shard.fetch_matching(ns_name, compiled, after, limit,
+                                          negation_requires_field=self.settings.negation_requires_field)
+        found, more = ({}, False) if read is None else read.value
+        vectors = {record_id: self._vector(record_id, rows, row) for record_id, (rows, row) in found.items()}
+        lsn = 0 if read is None else read.max_indexed_lsn
+        units = cost.fetch_read_units(len(vectors))
+        self._record("fetch", ns_name, started, read_units=units, read_units_reported=units, records=len(vectors))
+        pagination = Pagination(encode_token(next(reversed(vectors)), None)) if more and vectors else None
+        return FetchByMetadataResponse(vectors, ns_name, Usage(read_units=units), lsn, pagination)
 
     # -- integrated inference (toolkit.integrated) ---------------------------------------------
     def upsert_records(self, namespace: str, records: Any, batch_size: int | None = None,
@@ -768,7 +986,6 @@ class Index(IndexStorageMixin, IndexSlabsMixin):
                       filter=filter, match_terms=match_terms)
 
     search_records = search
-
 
 def _stored_values(rows: Rows, row: int) -> tuple[list[float], SparseValues | None]:
     """Return a stored row's dense values (``[]`` on a sparse index) and sparse values, as responses carry them."""

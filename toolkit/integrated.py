@@ -17,7 +17,6 @@ Usage (embedding tokens, rerank units) is on every response and in ``index.usage
 
 from __future__ import annotations
 
-import dataclasses
 import time
 import weakref
 from dataclasses import dataclass
@@ -157,10 +156,8 @@ def attach_embed(client: "Client", name: str, config: Mapping[str, Any], registr
     The configuration rides in ``IndexConfig.spec["embed"]``, so the storage layer persists it
     with the index config and a reopened folder (or a backup) brings it back.
     """
+    client.attach_embed(name, config)
     index = client.Index(name)
-    with client._lock:
-        index.config = dataclasses.replace(index.config, spec={**dict(index.config.spec), "embed": dict(config)})
-        client._storage.meta_changed(index, client._meta[name])
     if registry is not None:
         _registries[index] = registry
 
@@ -243,7 +240,7 @@ def upsert_records(index: "Index", namespace: Any, records: Any, *, batch_size: 
         response = index.upsert(vectors=chunk, namespace=ns_name, show_progress=False)
         write_units += response.usage.write_units or 0
         lsn = response.lsn
-    index._ledger.record(cost.LedgerEntry("embed", ns_name, records=len(ids), embed_tokens=tokens,
+    index.record_usage(cost.LedgerEntry("embed", ns_name, records=len(ids), embed_tokens=tokens,
                                           seconds=time.perf_counter() - started))
     return UpsertRecordsResponse(len(ids), lsn, {"write_units": write_units, "embed_total_tokens": tokens})
 
@@ -369,7 +366,7 @@ def search(index: "Index", namespace: Any, query: Any = None, fields: Sequence[s
         usage["rerank_units"] = rerank_units(len(response.matches))
     ns_name = canonical_namespace(namespace)
     if usage.get("embed_total_tokens") or usage.get("rerank_units"):
-        index._ledger.record(cost.LedgerEntry("search", ns_name, records=len(matches),
+        index.record_usage(cost.LedgerEntry("search", ns_name, records=len(matches),
                                               embed_tokens=usage.get("embed_total_tokens", 0),
                                               rerank_units=usage.get("rerank_units", 0)))
     hits = [Hit(i, s, m if fields is None else {f: m[f] for f in fields if f in m}) for i, s, m in matches]

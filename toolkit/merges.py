@@ -1,13 +1,14 @@
 """Merge jobs: build flushed slabs' indexes and merge slabs, off the write and read paths.
 
-A job is planned under the index lock (it *claims* its source slabs and notes which of their
+A job is planned under the write lock (it *claims* its source slabs and notes which of their
 rows are alive), built without the lock (the expensive part: copying rows and running the
-tier's builder), and committed under the lock again. The commit recomputes the new slab's
+tier's builder), and committed under the lock again; the checkpoint it causes is written after
+the lock is released. The commit recomputes the new slab's
 live mask from the source slabs' current masks, which deletes and overwrites update in
 place, so writes made during the build are never lost; it then swaps the new slab in for
 its sources in one step, so a query sees either the sources or the result, never half.
 
-One ``MergeWorker`` thread per index runs the jobs of all its namespaces; it starts when
+One ``MergeWorker`` thread per shard runs the jobs of all its namespaces; it starts when
 there is work and exits when there is none. With ``background_merges = false`` the
 namespace runs the same jobs inline instead.
 """
@@ -18,20 +19,32 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 import numpy as np
 
-from .engine_config import EngineConfig
+from .engine import SlabBuilder
+from .engine_config import EngineConfig, TierConfig
 from .segment import Rows, Slab
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .namespace import Namespace
 
 logger = logging.getLogger(__name__)
 
 # Job kinds, in planning priority: an explicit request first, then flushed slabs, then merges.
 REBUILD, COMPACT, BUILD, MERGE = "rebuild", "compact", "build", "merge"
+
+
+class Namespace(Protocol):
+    """What merges need of a namespace (namespace.py's ``Namespace``): plan, build and commit its jobs."""
+
+    name: str
+    metric: str
+    engine: EngineConfig
+
+    def make_builder(self, tier: TierConfig) -> SlabBuilder: ...
+
+    def next_job(self) -> MergeJob | None: ...
+
+    def commit(self, job: MergeJob) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -119,8 +132,10 @@ class MergeJob:
 class MergeWorker:
     """Runs the merge jobs of one index's namespaces on a background thread."""
 
-    def __init__(self, lock: threading.RLock, namespaces: Callable[[], Iterable[Namespace]], name: str) -> None:
+    def __init__(self, lock: threading.RLock, namespaces: Callable[[], Iterable[Namespace]], name: str,
+                 after_commit: Callable[[], None] = lambda: None) -> None:
         self._lock = lock
+        self._after_commit = after_commit  # runs with no lock held: the shard writes due checkpoints
         self._changed = threading.Condition(lock)
         self._namespaces = namespaces
         self._name = name
@@ -129,10 +144,15 @@ class MergeWorker:
         self.running: MergeJob | None = None
 
     def submit(self) -> None:
-        """Note that some namespace may have work; call it with the index lock held."""
+        """Note that some namespace may have work; call it with the write lock held."""
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=f"merges-{self._name}", daemon=True)
             self._thread.start()
+
+    def notify(self) -> None:
+        """Wake the waiters so they check their condition again (e.g. a checkpoint was written)."""
+        with self._changed:
+            self._changed.notify_all()
 
     @property
     def busy(self) -> bool:
@@ -168,6 +188,8 @@ class MergeWorker:
                 with self._lock:
                     job.namespace.commit(job)
                     self.running = None
+                self._after_commit()
+                with self._lock:
                     self._changed.notify_all()
         except Exception:  # a bug in planning or committing: log it, never leave a waiter hanging
             logger.exception("merge worker of index %r stopped", self._name)

@@ -14,7 +14,7 @@ from .errors import InvalidArgumentError
 
 
 try:  # the C encoder json.dumps uses, built once: compact separators, UTF-8 kept as is
-    from json.encoder import c_make_encoder as _c_make_encoder
+    from json.encoder import c_make_encoder as _c_make_encoder  # type: ignore[attr-defined]  # C accelerator, untyped
     from json.encoder import encode_basestring as _encode_basestring
 except ImportError:  # pragma: no cover - CPython always has the accelerator
     _c_make_encoder = None

@@ -320,3 +320,16 @@ class IndexList(DisplayMixin):
 
     def to_dict(self) -> dict[str, Any]:
         return {"indexes": [i.to_dict() for i in self.indexes]}
+
+
+@dataclass
+class FetchByMetadataResponse(FetchResponse):
+    """One page of records whose metadata matches a filter; ``pagination.next`` resumes (None: last page)."""
+
+    pagination: Pagination | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if self.pagination is not None:
+            out["pagination"] = self.pagination.to_dict()
+        return out

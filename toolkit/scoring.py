@@ -8,8 +8,10 @@ for merging results of every metric.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from .sparse import Sparse, SparseRows, sparse_dot
 
@@ -35,7 +37,23 @@ class Query:
 
 @dataclass(frozen=True)
 class SearchResult:
-    """Candidate rows of one segment, best first, with their exact scores and the work done."""
+    """Candidate rows of one segment, best first, with their exact scores and the work done.
+
+    The two work figures are what the engine really did for this query (the "true work"
+    the cost ledger sets beside billed read units), never an estimate from the result size:
+
+    - ``distance_computations``: query-to-row scores evaluated. Exact kernel: one per row it
+      scores; sparse_csr: one per stored value of the query's dimensions (posting entries
+      touched) plus one per row for a dense half; Annoy: its distinct candidates (read from its
+      own answer) plus the rows re-scored; PyNNDescent: the nodes its graph search evaluated
+      (read from its visited set) plus the rows re-scored.
+    - ``bytes_scanned``: vector bytes those evaluations read: dimension × 4 per dense
+      evaluation (PyNNDescent's dotproduct vectors have one more coordinate) and
+      ``SPARSE_ENTRY_BYTES`` per sparse value; tree nodes, graph edges and norms are not counted.
+
+    Each engine states its method in ``SlabBuilder.work_counting``
+    (``toolkit.plugin.work_counting(client.builders())`` lists them for a report).
+    """
 
     rows: np.ndarray  # int64 row numbers inside the segment
     scores: np.ndarray  # float32 scores in the index metric
@@ -66,57 +84,6 @@ def top_candidates(keys: np.ndarray, k: int) -> np.ndarray:
     elif keys[order[k]] <= kth:  # rows outside the k tie with the k-th: keep them all
         part = np.flatnonzero(keys <= kth)
     return part[np.argsort(keys[part], kind="stable")]
-
-
-def exact_scores(
-    query: Query,
-    metric: str,
-    dense: np.ndarray | None,
-    sparse: SparseRows | None,
-) -> np.ndarray:
-    """Return exact float32 scores of every row (dense part + sparse part)."""
-    n = dense.shape[0] if dense is not None else len(sparse) if sparse is not None else 0
-    scores = np.zeros(n, dtype=np.float32)
-    if query.dense is not None and dense is not None:
-        q = query.dense
-        if metric == "euclidean":
-            diff = dense - q
-            scores = np.einsum("ij,ij->i", diff, diff)
-        else:
-            scores = dense @ q
-            if metric == "cosine":
-                norms = np.linalg.norm(dense, axis=1)
-                scores = scores / (norms * np.float32(np.linalg.norm(q)))
-    if query.sparse is not None and sparse is not None and len(sparse):
-        matrix, vocabulary = sparse.matrix()
-        scores = scores + sparse_dot(matrix, vocabulary, query.sparse)
-    return scores.astype(np.float32, copy=False)
-
-
-def exact_search(
-    query: Query,
-    metric: str,
-    k: int,
-    dense: np.ndarray | None,
-    sparse: SparseRows | None,
-    allowed: np.ndarray | None = None,
-    *,
-    drop_zero: bool = False,
-) -> SearchResult:
-    """Score the allowed rows exactly and return the best k (plus boundary ties)."""
-    n = dense.shape[0] if dense is not None else len(sparse) if sparse is not None else 0
-    rows = np.arange(n) if allowed is None else np.flatnonzero(allowed)
-    if rows.size == 0:
-        return SearchResult.empty()
-    sub_dense = None if dense is None else (dense if allowed is None else dense[rows])
-    sub_sparse = None if sparse is None else (sparse if allowed is None else sparse.take(rows))
-    scores = exact_scores(query, metric, sub_dense, sub_sparse)
-    keys = scores_to_keys(scores, metric)
-    if drop_zero:  # a sparse index discards zero-score matches (D:6461)
-        keys = np.where(scores == 0, np.inf, keys)
-    best = top_candidates(keys, k)
-    width = 0 if dense is None else dense.shape[1] * 4
-    return SearchResult(rows[best], scores[best], int(rows.size), int(rows.size) * width)
 
 
 # A batch is scored in chunks of queries so the (queries × rows) key matrix stays near this
@@ -153,60 +120,312 @@ def top_candidates_rows(keys: np.ndarray, k: int) -> list[np.ndarray]:
     return [best[i] if simple[i] else top_candidates(keys[i], k) for i in range(n)]
 
 
-def dense_keys(queries: np.ndarray, metric: str, dense: np.ndarray, norms: np.ndarray | None = None) -> np.ndarray:
-    """Return the (queries, rows) ranking keys of exact dense scores; cosine needs the rows' ``norms``."""
-    if metric == "euclidean":
-        sq = np.einsum("ij,ij->i", dense, dense)
-        qsq = np.einsum("ij,ij->i", queries, queries)
-        return (qsq[:, None] + sq[None, :] - 2 * (queries @ dense.T)).astype(np.float32, copy=False)
-    keys = -queries @ dense.T
-    if metric == "cosine":
-        if norms is None:
-            norms = np.linalg.norm(dense, axis=1)
-        keys = keys / (np.linalg.norm(queries, axis=1)[:, None] * norms[None, :])
-    return keys.astype(np.float32, copy=False)
+# ---------------------------------------------------------------------------------------------
+# The exact kernel: the one implementation of exact scoring. The memtable scan (exact_search),
+# the exact engine, the sparse engine's dense half and the re-scoring of every approximate
+# engine's candidates all go through ExactKernel, so a row gets the same score on every path.
+# ---------------------------------------------------------------------------------------------
+
+# With fewer allowed rows than this share, the kernel gathers them and scores only them;
+# with more, it scores every row and masks the others (a gather costs a copy of the rows).
+GATHER_BELOW = 0.5
+# Bytes one stored sparse value costs to read: a float32 value and its int32 column / row index.
+SPARSE_ENTRY_BYTES = 8
+
+
+class ExactKernel:
+    """Exact scores and exact top-k of a fixed set of rows (dense and/or sparse) in one metric.
+
+    One formula per metric, used by every caller:
+
+    - cosine: ``(dense[r] · q) / (|dense[r]| · |q|)``, with the rows' norms computed once;
+    - dotproduct: ``dense[r] · q``;
+    - euclidean: ``|dense[r] − q|²``. A scan ranks by ``|v|² − 2 v·q`` (one matrix product) and
+      re-scores every row within a safe float32 margin of the k-th exactly, so the winners
+      and their scores are those of ``|v − q|²``;
+    - the sparse part (hybrid or sparse indexes) adds ``sparse[r] · q_sparse``.
+
+    Work: a scan counts one distance per row it scores and reads ``width × 4`` bytes per
+    dense row plus ``SPARSE_ENTRY_BYTES`` per stored sparse value of those rows
+    (``scan_work``); ``rescore`` callers count their candidates with ``rescore_bytes``.
+    """
+
+    def __init__(self, metric: str, dense: np.ndarray | None, sparse: SparseRows | None = None, *,
+                 drop_zero: bool = False) -> None:
+        self.metric = metric
+        self.drop_zero = drop_zero  # a sparse index discards zero-score matches (D:6461)
+        self.rows = int(dense.shape[0]) if dense is not None else len(sparse) if sparse is not None else 0
+        self.width = 0 if dense is None else int(dense.shape[1])
+        self.matrix = dense  # the dense rows, float32
+        self.norms: np.ndarray | None = None  # |v| of each row, cosine only
+        self.sq_norms: np.ndarray | None = None  # |v|² of each row, euclidean only
+        self.sq_max = 0.0
+        if dense is not None:
+            if metric == "cosine":
+                self.norms = np.linalg.norm(dense, axis=1).astype(np.float32, copy=False)
+            if metric == "euclidean":
+                self.sq_norms = np.einsum("ij,ij->i", dense, dense)
+                self.sq_max = float(self.sq_norms.max()) if self.sq_norms.size else 0.0
+        self.sparse_matrix: sp.csr_matrix | None = None
+        self.vocabulary = np.empty(0, np.uint32)
+        self.sparse_nnz = np.zeros(self.rows, np.int64)
+        if sparse is not None and len(sparse):
+            self.sparse_matrix, self.vocabulary = sparse.matrix()
+            self.sparse_nnz = sparse.nnz_per_row()
+
+    @property
+    def nbytes(self) -> int:
+        """Return the bytes the kernel holds (rows as scored, norms, sparse matrix)."""
+        total = 0 if self.matrix is None else int(self.matrix.nbytes)
+        for extra in (self.norms, self.sq_norms):
+            if extra is not None:
+                total += int(extra.nbytes)
+        if self.sparse_matrix is not None:
+            m = self.sparse_matrix
+            total += int(m.data.nbytes + m.indices.nbytes + m.indptr.nbytes + self.vocabulary.nbytes)
+        return total
+
+    # -- work --------------------------------------------------------------------------------
+    def scan_work(self, positions: np.ndarray | None) -> tuple[int, int]:
+        """Return (distances, bytes) of scoring the rows at ``positions`` (None: every row)."""
+        n = self.rows if positions is None else int(positions.size)
+        nbytes = n * self.width * 4
+        if self.sparse_matrix is not None:
+            nnz = int(self.sparse_nnz.sum() if positions is None else self.sparse_nnz[positions].sum())
+            nbytes += nnz * SPARSE_ENTRY_BYTES
+        return n, nbytes
+
+    def rescore_bytes(self, candidates: int) -> int:
+        """Return the bytes read to re-score ``candidates`` dense rows."""
+        return int(candidates) * self.width * 4
+
+    # -- scores --------------------------------------------------------------------------------
+    def _cosine(self, products: np.ndarray, positions: np.ndarray | None, q_norms: np.ndarray | np.floating[Any]
+                ) -> np.ndarray:
+        """Divide dot products (or their negation) by |row| · |q|: the cosine scores (or keys)."""
+        assert self.norms is not None
+        norms = self.norms if positions is None else self.norms[positions]
+        return products / (norms * q_norms)
+
+    def rescore(self, q: np.ndarray, positions: np.ndarray | None) -> np.ndarray:
+        """Return the exact float32 scores of the rows at ``positions`` (None: every row) for a dense query."""
+        assert self.matrix is not None
+        vectors = self.matrix if positions is None else self.matrix[positions]
+        if self.metric == "euclidean":
+            diff = vectors - q
+            return np.einsum("ij,ij->i", diff, diff).astype(np.float32, copy=False)
+        scores = vectors @ q
+        if self.metric == "cosine":
+            scores = self._cosine(scores, positions, np.linalg.norm(q))
+        return scores.astype(np.float32, copy=False)
+
+    def rescore_pairs(self, queries: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Return the exact scores of pairs: row ``positions[i]`` (any shape) for query ``queries[i]``.
+
+        ``queries`` is (n, dimension) and ``positions`` (n, ...): e.g. (n, c) candidates per query.
+        """
+        assert self.matrix is not None
+        vectors = self.matrix[positions]
+        q = queries.reshape(queries.shape[:1] + (1,) * (positions.ndim - 1) + queries.shape[1:])
+        if self.metric == "euclidean":
+            diff = vectors - q
+            return np.einsum("...d,...d->...", diff, diff).astype(np.float32, copy=False)
+        scores = np.einsum("...d,...d->...", vectors, np.broadcast_to(q, vectors.shape))
+        if self.metric == "cosine":
+            scores = self._cosine(scores, positions, np.linalg.norm(q, axis=-1))
+        return scores.astype(np.float32, copy=False)
+
+    def scores(self, query: Query, positions: np.ndarray | None = None) -> np.ndarray:
+        """Return the exact float32 scores (dense part + sparse part) of the rows at ``positions``."""
+        n = self.rows if positions is None else int(positions.size)
+        out = np.zeros(n, dtype=np.float32)
+        if query.dense is not None and self.matrix is not None:
+            out = self.rescore(query.dense, positions)
+        sparse = self._sparse_scores(query, positions)
+        if sparse is not None:
+            out = (out + sparse).astype(np.float32, copy=False)
+        return out
+
+    def _sparse_scores(self, query: Query, positions: np.ndarray | None) -> np.ndarray | None:
+        if query.sparse is None or self.sparse_matrix is None:
+            return None
+        matrix = self.sparse_matrix if positions is None else self.sparse_matrix[positions]
+        return sparse_dot(matrix, self.vocabulary, query.sparse)
+
+    def _keys(self, query: Query, positions: np.ndarray | None) -> np.ndarray:
+        """Return ranking keys (smaller is better) of the rows at ``positions`` (None: every row).
+
+        Cosine and dotproduct negate the query rather than the scores: IEEE rounding is
+        symmetric, so M·(−q) = −(M·q) bit for bit and a winner's score is just −key.
+        Euclidean returns |v|² − 2 v·q, which ranks like |v − q|² (see ``_near``).
+        """
+        n = self.rows if positions is None else int(positions.size)
+        keys: np.ndarray | None = None
+        if query.dense is not None and self.matrix is not None:
+            matrix = self.matrix if positions is None else self.matrix[positions]
+            if self.metric == "euclidean":
+                assert self.sq_norms is not None
+                sq = self.sq_norms if positions is None else self.sq_norms[positions]
+                keys = sq - 2 * (matrix @ query.dense)
+            else:
+                keys = matrix @ -query.dense
+                if self.metric == "cosine":
+                    keys = self._cosine(keys, positions, np.linalg.norm(query.dense))
+        sparse = self._sparse_scores(query, positions)
+        if sparse is not None:
+            keys = -sparse if keys is None else keys - sparse  # −(dense + sparse), exactly
+        if keys is None:
+            keys = np.zeros(n, dtype=np.float32)
+        keys = keys.astype(np.float32, copy=False)
+        if self.drop_zero:  # a zero score (key ±0) never matches on a sparse index
+            keys = np.where(keys == 0, np.float32(np.inf), keys)
+        return keys
+
+    def _gathered(self, allowed: np.ndarray | None) -> np.ndarray | None:
+        """Return the allowed rows when few enough are allowed to score only them, else None (mask)."""
+        if allowed is None or np.count_nonzero(allowed) >= GATHER_BELOW * self.rows:
+            return None
+        return np.flatnonzero(allowed)
+
+    def _near(self, q: np.ndarray, keys: np.ndarray, k: int) -> np.ndarray:
+        """Return the positions of ``keys`` (euclidean ``|v|² − 2 v·q``) that may be among the best k.
+
+        The key loses precision to float32 cancellation, so every key within a safe margin
+        of the k-th is kept; the caller re-scores those exactly as |v − q|² and ranks again.
+        """
+        finite = np.isfinite(keys)
+        kk = min(k, int(np.count_nonzero(finite)))
+        if kk == 0:
+            return np.empty(0, np.int64)
+        kth = np.partition(keys, kk - 1)[kk - 1]
+        margin = 1e-4 * (float(np.dot(q, q)) + self.sq_max) + 1e-30
+        return np.flatnonzero(keys <= kth + margin)
+
+    # -- search --------------------------------------------------------------------------------
+    def search(self, query: Query, k: int, allowed: np.ndarray | None = None) -> SearchResult:
+        """Return the best k allowed rows (plus rows tied with the k-th) with exact scores."""
+        if self.rows == 0 or (allowed is not None and not allowed.any()):
+            return SearchResult.empty()
+        gathered = self._gathered(allowed)
+        keys = self._keys(query, gathered)
+        if allowed is not None and gathered is None:
+            keys = np.where(allowed, keys, np.float32(np.inf))
+        work, nbytes = self.scan_work(gathered)
+        if self.metric == "euclidean" and query.dense is not None and self.matrix is not None:
+            near = self._near(query.dense, keys, k)
+            positions = near if gathered is None else gathered[near]
+            exact = self.rescore(query.dense, positions)
+            best = top_candidates(exact, k)
+            return SearchResult(positions[best].astype(np.int64), exact[best], work, nbytes)
+        best = top_candidates(keys, k)
+        positions = best if gathered is None else gathered[best]
+        return SearchResult(positions.astype(np.int64), (-keys[best]).astype(np.float32), work, nbytes)
+
+    def search_batch(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[SearchResult]:
+        """``search`` of every row of ``queries`` (dense): the allowed rows are gathered (or masked)
+        once, each chunk of queries is scored with one matrix-matrix product and a row-wise
+        argpartition; row i of the answer is what ``search`` returns for query i."""
+        n = int(queries.shape[0])
+        if self.matrix is None or self.sparse_matrix is not None:
+            return [self.search(Query(q, None), k, allowed) for q in queries]
+        if self.rows == 0 or (allowed is not None and not allowed.any()):
+            return [SearchResult.empty() for _ in range(n)]
+        gathered = self._gathered(allowed)
+        matrix = self.matrix if gathered is None else self.matrix[gathered]
+        blocked = None if allowed is None or gathered is not None else ~allowed
+        work, nbytes = self.scan_work(gathered)
+        euclidean = self.metric == "euclidean"
+        sq = None
+        if euclidean:
+            assert self.sq_norms is not None
+            sq = self.sq_norms if gathered is None else self.sq_norms[gathered]
+        q_norms = np.linalg.norm(queries, axis=1)[:, None] if self.metric == "cosine" else None
+        out: list[SearchResult] = []
+        step = batch_chunk(n, matrix.shape[0])
+        for start in range(0, n, step):
+            chunk = queries[start:start + step]
+            if sq is not None:
+                keys = (sq - 2 * (chunk @ matrix.T)).astype(np.float32, copy=False)
+            else:
+                keys = -chunk @ matrix.T
+                if q_norms is not None:
+                    keys = self._cosine(keys, None if gathered is None else gathered, q_norms[start:start + step])
+                keys = keys.astype(np.float32, copy=False)
+            if blocked is not None:
+                keys[:, blocked] = np.float32(np.inf)
+            if not euclidean:
+                for best, key_row in zip(top_candidates_rows(keys, k), keys):
+                    positions = best if gathered is None else gathered[best]
+                    out.append(SearchResult(positions.astype(np.int64), -key_row[best], work, nbytes))
+                continue
+            for q, key_row in zip(chunk, keys):
+                near = self._near(q, key_row, k)
+                positions = near if gathered is None else gathered[near]
+                exact = self.rescore(q, positions)
+                best = top_candidates(exact, k)
+                out.append(SearchResult(positions[best].astype(np.int64), exact[best], work, nbytes))
+        return out
+
+
+def exact_scores(
+    query: Query,
+    metric: str,
+    dense: np.ndarray | None,
+    sparse: SparseRows | None,
+) -> np.ndarray:
+    """Return exact float32 scores of every row (dense part + sparse part), by ``ExactKernel``."""
+    return ExactKernel(metric, dense, sparse).scores(query)
+
+
+def _scan_kernel(metric: str, dense: np.ndarray | None, sparse: SparseRows | None, allowed: np.ndarray | None,
+                 drop_zero: bool) -> tuple[ExactKernel, np.ndarray | None, np.ndarray | None]:
+    """Return a kernel over the rows one scan needs: only the allowed ones when few are allowed.
+
+    Returns (kernel, the kernel's row → caller's row map or None, the mask left to apply).
+    """
+    n = dense.shape[0] if dense is not None else len(sparse) if sparse is not None else 0
+    if allowed is None or np.count_nonzero(allowed) >= GATHER_BELOW * n:
+        return ExactKernel(metric, dense, sparse, drop_zero=drop_zero), None, allowed
+    rows = np.flatnonzero(allowed)
+    sub_dense = None if dense is None else dense[rows]
+    sub_sparse = None if sparse is None else sparse.take(rows)
+    return ExactKernel(metric, sub_dense, sub_sparse, drop_zero=drop_zero), rows, None
+
+
+def exact_search(
+    query: Query,
+    metric: str,
+    k: int,
+    dense: np.ndarray | None,
+    sparse: SparseRows | None,
+    allowed: np.ndarray | None = None,
+    *,
+    drop_zero: bool = False,
+) -> SearchResult:
+    """Score the allowed rows exactly and return the best k (plus boundary ties), by ``ExactKernel``.
+
+    The memtable scan and every exact fallback call this; a kernel is built over the rows
+    (only the allowed ones when fewer than ``GATHER_BELOW`` of them are allowed).
+    """
+    kernel, rows, mask = _scan_kernel(metric, dense, sparse, allowed, drop_zero)
+    result = kernel.search(query, k, mask)
+    if rows is None:
+        return result
+    return SearchResult(rows[result.rows], result.scores, result.distance_computations, result.bytes_scanned)
 
 
 def exact_search_batch(
     queries: np.ndarray,
     metric: str,
     k: int,
-    dense: np.ndarray,
+    dense: np.ndarray | None,
     allowed: np.ndarray | None = None,
 ) -> list[SearchResult]:
-    """``exact_search`` of many dense queries: the allowed rows are gathered once for the batch,
-    each chunk of queries is scored with one matrix-matrix product, and the winners' scores
-    are recomputed as ``exact_search`` computes them (euclidean: exact squared distances)."""
-    rows = np.arange(dense.shape[0]) if allowed is None else np.flatnonzero(allowed)
-    n = queries.shape[0]
-    if rows.size == 0:
-        return [SearchResult.empty() for _ in range(n)]
-    sub = dense if allowed is None else dense[rows]
-    norms = np.linalg.norm(sub, axis=1) if metric == "cosine" else None
-    work, scanned = int(rows.size), int(rows.size) * dense.shape[1] * 4
-    out: list[SearchResult] = []
-    step = batch_chunk(n, rows.size)
-    if metric == "euclidean":
-        sq = np.einsum("ij,ij->i", sub, sub)
-        sq_max = float(sq.max())
-    for start in range(0, n, step):
-        chunk = queries[start:start + step]
-        if metric != "euclidean":
-            keys = dense_keys(chunk, metric, sub, norms)
-            out.extend(SearchResult(rows[best], -key_row[best], work, scanned)
-                       for best, key_row in zip(top_candidates_rows(keys, k), keys))
-            continue
-        # |v|² − 2 v·q ranks like |v − q|² up to float32 cancellation; every row within a safe
-        # margin of the k-th is re-scored as exact_search scores it (|v − q|²) and ranked again.
-        keys = sq[None, :] - 2 * (chunk @ sub.T)
-        qsq = np.einsum("ij,ij->i", chunk, chunk)
-        kth = np.partition(keys, min(k, rows.size) - 1, axis=1)[:, min(k, rows.size) - 1]
-        margin = 1e-4 * (qsq + sq_max) + 1e-30
-        near = keys <= (kth + margin)[:, None]
-        for q, row_near in zip(chunk, near):
-            cand = np.flatnonzero(row_near)
-            diff = sub[cand] - q
-            exact_keys = np.einsum("ij,ij->i", diff, diff).astype(np.float32, copy=False)
-            best = top_candidates(exact_keys, k)
-            out.append(SearchResult(rows[cand[best]], exact_keys[best], work, scanned))
-    return out
+    """``exact_search`` of many dense queries, by ``ExactKernel.search_batch`` (no dense rows: no results)."""
+    if dense is None:
+        return [SearchResult.empty() for _ in range(len(queries))]
+    kernel, rows, mask = _scan_kernel(metric, dense, None, allowed, False)
+    results = kernel.search_batch(queries, k, mask)
+    if rows is None:
+        return results
+    return [SearchResult(rows[r.rows], r.scores, r.distance_computations, r.bytes_scanned) for r in results]

@@ -110,13 +110,18 @@ def rows_from_batch(batch: RecordBatch, lsn: int) -> Rows:
 
 
 class Memtable:
-    """The mutable head of a namespace: appended rows plus an id → row map for overwrites."""
+    """The mutable head of a namespace: appended rows plus an id → row map for overwrites.
+
+    Rows are kept in chunks whose sizes halve from the oldest to the newest (an append
+    merges the newest chunks while the older is no bigger than the newer), so there are
+    O(log n) chunks and each row is copied O(log n) times. Chunks and their live masks are
+    never changed in place — a kill replaces a chunk's mask with a new array — so a reader's
+    snapshot of ``chunks()`` stays valid while writers go on.
+    """
 
     def __init__(self) -> None:
         self._chunks: list[Rows] = []
         self._alive_chunks: list[np.ndarray] = []
-        self._view: Rows | None = None
-        self._alive: np.ndarray | None = None
         self.row_of: dict[str, int] = {}
         self.size = 0
 
@@ -130,33 +135,40 @@ class Memtable:
         self._alive_chunks.append(np.ones(len(rows), dtype=bool))
         self.row_of.update(zip(rows.ids.tolist(), range(start, start + len(rows))))
         self.size += len(rows)
-        self._view = None
+        while len(self._chunks) > 1 and len(self._chunks[-2]) <= len(self._chunks[-1]):
+            self._merge_last(2)
+
+    def _merge_last(self, n: int) -> None:
+        rows = Rows.concat(self._chunks[-n:])
+        alive = np.concatenate(self._alive_chunks[-n:])
+        self._chunks[-n:] = [rows]
+        self._alive_chunks[-n:] = [alive]
 
     def kill(self, ids: Sequence[str]) -> None:
-        """Mark the live rows of ``ids`` dead (without consolidating the chunks)."""
+        """Mark the live rows of ``ids`` dead (copy-on-write: each touched chunk gets a new mask)."""
         positions = np.asarray([self.row_of.pop(i) for i in ids if i in self.row_of], dtype=np.int64)
         if not positions.size:
             return
         starts = np.cumsum([0] + [len(c) for c in self._chunks[:-1]])
         chunk_of = np.searchsorted(starts, positions, side="right") - 1
-        for chunk in np.unique(chunk_of):
-            self._alive_chunks[chunk][positions[chunk_of == chunk] - starts[chunk]] = False
+        for chunk in np.unique(chunk_of).tolist():
+            alive = self._alive_chunks[chunk].copy()
+            alive[positions[chunk_of == chunk] - starts[chunk]] = False
+            self._alive_chunks[chunk] = alive
+
+    def chunks(self) -> tuple[tuple[Rows, np.ndarray], ...]:
+        """Return (rows, live mask) of every chunk, oldest first (immutable: safe to keep)."""
+        return tuple(zip(self._chunks, self._alive_chunks))
 
     def rows(self) -> Rows:
-        """Return every row appended so far as one block (cached until the next append)."""
-        if self._view is None:
-            if len(self._chunks) > 1:
-                self._chunks = [Rows.concat(self._chunks)]
-                self._alive_chunks = [np.concatenate(self._alive_chunks)]
-            self._view = self._chunks[0] if self._chunks else None
-            self._alive = self._alive_chunks[0] if self._alive_chunks else np.ones(0, bool)
-        assert self._view is not None or self.size == 0
-        return self._view  # type: ignore[return-value]
+        """Return every row appended so far as one block (consolidates the chunks; not empty)."""
+        if len(self._chunks) > 1:
+            self._merge_last(len(self._chunks))
+        return self._chunks[0]
 
     def alive(self) -> np.ndarray:
         self.rows()
-        assert self._alive is not None
-        return self._alive
+        return self._alive_chunks[0] if self._alive_chunks else np.ones(0, bool)
 
     def live_count(self) -> int:
         return len(self.row_of)
@@ -227,9 +239,12 @@ class Slab:
         return int(np.count_nonzero(self.alive))
 
     def kill(self, ids: Sequence[str]) -> None:
+        """Mark the rows of ``ids`` dead (copy-on-write: a new mask, so snapshots keep theirs)."""
         rows = self.rows.locate(ids)
         if rows.size:
-            self.alive[rows] = False
+            alive = self.alive.copy()
+            alive[rows] = False
+            self.alive = alive
             self._fully_alive = False
 
     def fully_alive(self) -> bool:

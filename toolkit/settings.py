@@ -44,6 +44,9 @@ class Settings:
     filter_max_in_values: int = 10_000
     # search_spec §2.2 [CHOICE]: a query by an unknown id answers [] (dataplane) or raises NotFound.
     query_unknown_id_raises: bool = False
+    # issue #16: the metadata field a "$document" filter reads; None = the integrated index's
+    # mapped text field, else "document" (toolkit/documents.py).
+    document_field: str | None = None
 
     def __post_init__(self) -> None:
         for name, low in (
@@ -59,6 +62,9 @@ class Settings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise InvalidArgumentError(f"must be an integer >= {low}, got {value!r}", path=f"settings.{name}")
+        if self.document_field is not None and (not isinstance(self.document_field, str) or not self.document_field):
+            raise InvalidArgumentError(f"must be a non-empty field name or None, got {self.document_field!r}",
+                                       path="settings.document_field")
         if self.default_namespace_stats_key not in ("__default__", ""):
             raise InvalidArgumentError(
                 "must be '__default__' or ''", path="settings.default_namespace_stats_key"

@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="threads of the in-process Dask cluster (default: half the CPUs; >1 disturbs latencies)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="hide progress bars")
+    parser.add_argument("--notebooks", action="store_true",
+                        help="also execute notebooks/*.ipynb and render them to <report>/notebooks/*.html "
+                             "(needs the [notebooks] extra)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,4 +56,13 @@ def run(args: argparse.Namespace) -> int:
     failed = int((results["error"] != "").sum())
     print(f"\n{len(results)} runs{f' ({failed} failed)' if failed else ''} in {time.perf_counter() - started:.0f} s")
     print(f"report: {folder / 'report.html'}\nsummary: {folder / 'summary.md'}")
-    return 1 if failed and failed == len(results) else 0
+    code = 1 if failed and failed == len(results) else 0
+    if args.notebooks:
+        from .. import notebooks
+
+        published = notebooks.publish(notebooks.find_notebooks(notebooks.NOTEBOOK_DIR), folder / "notebooks",
+                                      progress=args.progress)
+        broken = [p.notebook.stem for p in published if p.error]
+        print(f"notebooks: {folder / 'notebooks' / 'index.html'}" + (f" (failed: {', '.join(broken)})" if broken else ""))
+        code = code or (1 if broken else 0)
+    return code

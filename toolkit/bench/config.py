@@ -5,6 +5,7 @@ A sweep is datasets × engines × build params × query params × filters × wor
     name = "mine"
     k = 10
     filters = ["none", "tag@*"]            # filter-set names or glob patterns; "none" = unfiltered
+    repeats = 3                             # timed builds and query passes per point (median, min-max)
 
     [[datasets]]
     name = "clustered"                      # any registered dataset; other keys are its parameters
@@ -45,7 +46,7 @@ else:  # pragma: no cover
 
 SWEEPS_DIR = Path(__file__).resolve().parent / "sweeps"
 _SWEEP_KEYS = {"name", "description", "k", "filters", "datasets", "engines", "workloads", "warmup", "batch_size",
-               "cache_dir", "seed"}
+               "cache_dir", "seed", "repeats"}
 _ENGINE_KEYS = {"name", "build", "query", "datasets", "label"}
 _WORKLOAD_KEYS = {"name", "kind", "datasets", "runbook", "steps", "batches", "delete_fraction",
                   "memtable_max_records", "merge_fanout", "n_queries", "configs", "background_merges",
@@ -302,6 +303,7 @@ class SweepConfig:
     batch_size: int = 500  # records per upsert request (lowered for wide vectors to stay under 2 MB)
     cache_dir: str | None = None  # ground-truth cache; None = $VECTOR_TOOLKIT_CACHE or ~/.cache/vector-toolkit
     seed: int = 0
+    repeats: int = 3  # timed builds and timed passes over the queries per point (median and min-max reported)
 
     @classmethod
     def load(cls, spec: Any) -> SweepConfig:
@@ -380,13 +382,14 @@ class SweepConfig:
             batch_size=_int(data.get("batch_size", 500), 1, "batch_size"),
             cache_dir=cache,
             seed=_int(data.get("seed", 0), 0, "seed"),
+            repeats=_int(data.get("repeats", 3), 1, "repeats"),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as plain data (what ``from_dict`` accepts; grids come back expanded)."""
         out: dict[str, Any] = {
             "name": self.name, "description": self.description, "k": self.k, "filters": list(self.filters),
-            "warmup": self.warmup, "batch_size": self.batch_size, "seed": self.seed,
+            "warmup": self.warmup, "batch_size": self.batch_size, "seed": self.seed, "repeats": self.repeats,
             "datasets": [d.to_dict() for d in self.datasets],
             "engines": [e.to_dict() for e in self.engines],
             "workloads": [w.to_dict() for w in self.workloads],

@@ -36,8 +36,13 @@ METRICS: tuple[Metric, ...] = (
     Metric("latency_p50_ms", "ms", "lower", "median client-side latency of one query"),
     Metric("latency_p95_ms", "ms", "lower", "95th percentile query latency"),
     Metric("latency_p99_ms", "ms", "lower", "99th percentile query latency"),
-    Metric("qps", "1/s", "higher", "queries per second, one client thread, one query at a time"),
-    Metric("build_seconds", "s", "lower", "time to build the index structures over the loaded records"),
+    Metric("qps", "1/s", "higher", "queries per second, one client thread, one query at a time "
+           "(median over the repeated passes)"),
+    Metric("build_seconds", "s", "lower", "time to build the index structures over the loaded records "
+           "(median of the timed rebuilds, after an untimed warm-up build)"),
+    Metric("first_build_seconds", "s", "lower", "the untimed warm-up build (may include JIT compilation)"),
+    Metric("compile_seconds", "s", "lower", "one-time per-process cost of the engine (JIT compile or cache load), "
+           "measured once per sweep by its warm_up()"),
     Metric("ingest_seconds", "s", "lower", "time to upsert every record"),
     Metric("index_bytes", "B", "lower", "memory of the engine's index structures (without the vectors)"),
     Metric("namespace_bytes", "B", "lower", "billed size of the namespace's live records"),
@@ -49,6 +54,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("stale_share", "", "lower", "runbooks: share of queries answered before every acknowledged write was visible"),
 )
 BY_NAME = {m.name: m for m in METRICS}
+# Timings measured repeatedly: each has ``<name>_min`` and ``<name>_max`` columns beside its median.
+SPREAD_METRICS = ("qps", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "build_seconds")
 
 
 def knn_threshold(true_distances: np.ndarray, k: int, epsilon: float = EPSILON) -> float:
@@ -94,6 +101,38 @@ def query_summary(recalls: np.ndarray, latencies_s: np.ndarray) -> dict[str, flo
         "latency_p99_ms": 1e3 * percentile(latencies_s, 99),
         "qps": len(latencies_s) / total if total > 0 else float("nan"),
     }
+
+
+def spread(values: Sequence[float], name: str) -> dict[str, float]:
+    """Return ``name`` (the median of repeated measurements) with ``name_min`` and ``name_max``."""
+    array = np.asarray(values, dtype=np.float64)
+    if not array.size:
+        return {name: float("nan"), f"{name}_min": float("nan"), f"{name}_max": float("nan")}
+    return {name: float(np.median(array)), f"{name}_min": float(array.min()), f"{name}_max": float(array.max())}
+
+
+def repeated_summary(recalls: np.ndarray, passes: Sequence[np.ndarray]) -> dict[str, float]:
+    """Summarise repeated passes over the same queries: each timing is the median over the passes.
+
+    Recall comes from one pass (the answers do not change between passes); QPS and the
+    latency percentiles are computed per pass, and their median, min and max are returned.
+    """
+    summaries = [query_summary(recalls, latencies) for latencies in passes]
+    out = dict(summaries[0])
+    for name in ("qps", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms"):
+        out |= spread([s[name] for s in summaries], name)
+    return out
+
+
+def separated(a_min: float, a_max: float, b_min: float, b_max: float) -> bool:
+    """Return True when the ranges [a_min, a_max] and [b_min, b_max] do not overlap.
+
+    Two measurements whose repeat ranges overlap are a tie within spread: neither can be
+    called faster. NaN bounds (no spread measured) count as separated only for exact values.
+    """
+    if any(v != v for v in (a_min, a_max, b_min, b_max)):
+        return False
+    return a_max < b_min or b_max < a_min
 
 
 def pareto_frontier(x: np.ndarray, y: np.ndarray, x_metric: Metric, y_metric: Metric) -> np.ndarray:

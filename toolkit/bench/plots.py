@@ -23,7 +23,7 @@ from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 from ..cost import GB, MIN_QUERY_READ_UNITS
 from .metrics import BY_NAME, pareto_frontier
 from .sweep import timeline_frame
-from .tables import headline_labels, query_rows
+from .tables import dataset_labels, headline_labels, query_rows
 
 RECALL_CLIP = (0.001, 0.9999)  # logit axes cannot show 0 or 1; exact engines sit on the right edge
 _COLORS: tuple[Any, ...] = tuple(matplotlib.colormaps["tab10"](i) for i in range(10))
@@ -53,38 +53,80 @@ def _empty(message: str) -> Figure:
 
 
 def plot_pareto(results: pd.DataFrame, x: str = "recall_mean", y: str = "qps") -> Figure:
-    """Plot recall vs QPS per dataset: every configuration faintly, each engine's frontier boldly."""
+    """Plot recall vs QPS per dataset: every configuration faintly, each engine's frontier boldly.
+
+    Vertical bars span the min–max of the repeated QPS measurements. Recall 1.0 sits on the
+    right edge of the logit axis; a recall below 0.001 is drawn on the left edge with a "<"
+    marker and counted in a note, never moved silently.
+    """
     rows = query_rows(results)
     if rows.empty:
         return _empty("no unfiltered query results to plot")
     datasets = list(dict.fromkeys(rows["dataset"]))
+    labels = dataset_labels(results)
     colors = _engine_colors(rows["engine"])
-    fig, axes = _grid(len(datasets))
+    fig, axes = _grid(len(datasets), width=6.5)
     for ax, dataset in zip(axes, datasets):
         part = rows[rows["dataset"] == dataset]
+        clipped_low = 0
         for engine, group in part.groupby("engine", sort=True):
-            xs = np.clip(group[x].to_numpy(float), *RECALL_CLIP) if x.startswith("recall") else group[x].to_numpy(float)
+            raw = group[x].to_numpy(float)
+            xs = np.clip(raw, *RECALL_CLIP) if x.startswith("recall") else raw
             ys = group[y].to_numpy(float)
-            ax.scatter(xs, ys, color=colors[engine], alpha=0.35, s=18)
+            low_side = raw < RECALL_CLIP[0] if x.startswith("recall") else np.zeros(len(raw), bool)
+            clipped_low += int(low_side.sum())
+            ax.scatter(xs[~low_side], ys[~low_side], color=colors[engine], alpha=0.35, s=18)
+            if low_side.any():
+                ax.scatter(xs[low_side], ys[low_side], color=colors[engine], alpha=0.8, s=30, marker="<")
+            if f"{y}_min" in group and f"{y}_max" in group and group[f"{y}_min"].notna().any():
+                ax.vlines(xs, group[f"{y}_min"].to_numpy(float), group[f"{y}_max"].to_numpy(float),
+                          color=colors[engine], alpha=0.5, linewidth=1)
             front = pareto_frontier(xs, ys, BY_NAME[x], BY_NAME[y])
             ax.plot(xs[front], ys[front], "-o", color=colors[engine], label=engine, markersize=4, linewidth=1.8)
         if x.startswith("recall"):
-            ax.set_xscale("logit")
-            low = min(0.5, float(np.clip(part[x].min(), *RECALL_CLIP)) * 0.95)
-            ax.set_xlim(low, RECALL_CLIP[1] * 1.00004)
-            ticks = [t for t in (0.01, 0.1, 0.5, 0.9, 0.99, 0.999, RECALL_CLIP[1]) if t >= low]
-            ax.xaxis.set_major_locator(FixedLocator(ticks))
-            ax.xaxis.set_major_formatter(FixedFormatter([f"{t:g}" if t < RECALL_CLIP[1] else "1" for t in ticks]))
-            ax.xaxis.set_minor_locator(NullLocator())
+            _recall_logit_axis(ax, float(np.clip(np.nanmin(part[x].to_numpy(float)), *RECALL_CLIP)))
+            if clipped_low:
+                ax.annotate(f"{clipped_low} configuration(s) with recall < {RECALL_CLIP[0]:g} drawn at the left edge (<)",
+                            xy=(0.01, 0.01), xycoords="axes fraction", fontsize=7, color="dimgray")
         ax.set_yscale("log")
-        ax.set_xlabel(f"{x.replace('_mean', '')}@{int(part['k'].iloc[0])} (logit scale; 1.0 drawn at the edge)")
-        ax.set_ylabel(f"{y} ({BY_NAME[y].unit}, log scale)")
-        ax.set_title(_short(dataset), fontsize=10)
+        _at_least_a_decade(ax)
+        ax.set_xlabel(f"{x.replace('_mean', '')}@{int(part['k'].iloc[0])} (logit scale; 1.0 drawn at the right edge)")
+        ax.set_ylabel(f"{y} ({BY_NAME[y].unit}, log scale; bars: min–max of repeats)")
+        ax.set_title(_short(labels.get(dataset, dataset)), fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        _legend_outside(ax)
     fig.suptitle("Recall vs throughput — Pareto frontier per engine (up and right is better)")
     fig.tight_layout()
     return fig
+
+
+def _recall_logit_axis(ax: Any, lowest: float) -> None:
+    """Set a logit recall axis whose left edge lies clearly below the lowest point and is labelled."""
+    low = min(0.5, lowest * 0.85)
+    ax.set_xscale("logit")
+    ax.set_xlim(low, RECALL_CLIP[1] * 1.00004)
+    logit = lambda p: float(np.log(p / (1 - p)))  # noqa: E731
+    room = 0.07 * (logit(RECALL_CLIP[1]) - logit(low))  # labels closer than this to the edge's would collide
+    ticks = [low] + [t for t in (0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, RECALL_CLIP[1])
+                     if logit(t) - logit(low) > room]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FixedFormatter([f"{low:.2g}"] + [f"{t:g}" if t < RECALL_CLIP[1] else "1"
+                                                                  for t in ticks[1:]]))
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
+def _at_least_a_decade(ax: Any) -> None:
+    """Widen a log y-axis to span at least a factor of 10, so small differences do not look like cliffs."""
+    low, high = ax.get_ylim()
+    if low > 0 and high > 0 and high / low < 10:
+        middle = np.sqrt(low * high)
+        ax.set_ylim(middle / np.sqrt(10), middle * np.sqrt(10))
+
+
+def _legend_outside(ax: Any, **kwargs: Any) -> None:
+    """Put the axes' legend to its right, outside the plotting area, so it never hides a point."""
+    ax.legend(fontsize=kwargs.pop("fontsize", 8), loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+              **kwargs)
 
 
 def plot_selectivity(results: pd.DataFrame) -> Figure:
@@ -98,7 +140,8 @@ def plot_selectivity(results: pd.DataFrame) -> Figure:
     colors = _engine_colors(rows["engine"])
     kinds_seen = list(dict.fromkeys(k for k in rows["filter"].str.split("@").str[0] if k != "none"))
     markers = {"none": "*"} | {k: "os^Dvph"[i % 7] for i, k in enumerate(kinds_seen)}
-    fig, axes = _grid(2 * len(datasets), columns=2)
+    names = dataset_labels(results)
+    fig, axes = _grid(2 * len(datasets), width=6.5, columns=2)
     for d, dataset in enumerate(datasets):
         ax_recall, ax_latency = axes[2 * d], axes[2 * d + 1]
         part = rows[rows["dataset"] == dataset]
@@ -116,13 +159,15 @@ def plot_selectivity(results: pd.DataFrame) -> Figure:
             ax.set_xscale("log")
             ax.set_xlabel("filter selectivity (share of records allowed, log scale)")
             ax.set_ylabel(ylabel)
-            ax.set_title(_short(dataset), fontsize=10)
+            ax.set_title(_short(names.get(dataset, dataset)), fontsize=10)
             ax.grid(True, which="both", alpha=0.3)
+        ax_recall.set_ylim(0, 1.04)  # the whole recall range: a small drop must not look like a cliff
         ax_latency.set_yscale("log")
+        _at_least_a_decade(ax_latency)
         handles = [Line2D([], [], color="grey", marker=m, linestyle="", label=k) for k, m in markers.items()
                    if k in set(part["filter"].str.split("@").str[0])]
-        ax_recall.legend(fontsize=8, loc="lower right")
-        ax_latency.legend(handles=handles, fontsize=8, title="filter kind", title_fontsize=8)
+        _legend_outside(ax_recall)
+        _legend_outside(ax_latency, handles=handles, title="filter kind", title_fontsize=8)
     fig.suptitle("Filtered search: recall and latency vs selectivity (headline configuration of each engine)")
     fig.tight_layout()
     return fig
@@ -136,7 +181,7 @@ def plot_read_units(results: pd.DataFrame) -> Figure:
     if rows.empty and searches.empty:
         return _empty("no query results to plot")
     colors = _engine_colors(list(rows["engine"]) + list(searches["engine"]))
-    fig = Figure(figsize=(12, 4.5))
+    fig = Figure(figsize=(15, 4.5))
     ax_ru, ax_bytes = fig.subplots(1, 2)
     sizes = np.logspace(4, 11.5, 200)
     ax_ru.plot(sizes, np.maximum(MIN_QUERY_READ_UNITS, sizes / GB), color="black", linewidth=1,
@@ -156,7 +201,7 @@ def plot_read_units(results: pd.DataFrame) -> Figure:
         ax.set_yscale("log")
         ax.set_xlabel("namespace size (billed bytes, log scale)")
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        _legend_outside(ax, fontsize=7)
     ax_ru.set_ylabel("read units per query (billed)")
     ax_ru.set_title("Billed: read units vs namespace size", fontsize=10)
     ax_bytes.set_ylabel("vector bytes scanned per query (true work)")
@@ -171,6 +216,7 @@ def plot_runbook(results: pd.DataFrame, run_ids: Sequence[str] | None = None, ma
     if timeline.empty:
         return _empty("no runbook was run")
     ids = list(run_ids) if run_ids is not None else list(dict.fromkeys(timeline["run_id"]))[:max_runs]
+    labels = dataset_labels(results)
     fig, axes = _grid(len(ids), width=12, height=3.2, columns=1)
     for ax, run_id in zip(axes, ids):
         events = timeline[timeline["run_id"] == run_id]
@@ -206,7 +252,7 @@ def plot_runbook(results: pd.DataFrame, run_ids: Sequence[str] | None = None, ma
         ax.set_ylabel("latency (ms, log)")
         ax.set_xlabel("time since the runbook started (s)")
         label, dataset = events["label"].iloc[0], events["dataset"].iloc[0]
-        ax.set_title(f"{label} on {_short(dataset)} — {events['workload'].iloc[0]}", fontsize=10)
+        ax.set_title(f"{label} on {_short(labels.get(dataset, dataset))} — {events['workload'].iloc[0]}", fontsize=10)
         lines, names = ax.get_legend_handles_labels()
         more, more_names = twin.get_legend_handles_labels()
         ax.legend(lines + more, names + more_names, fontsize=7, loc="upper left", bbox_to_anchor=(1.06, 1.0))

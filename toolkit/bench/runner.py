@@ -1,8 +1,12 @@
 """One benchmark task: build one engine configuration on one dataset, then run its workloads.
 
 A task is the unit of distributed work (one per dataset × engine × build params), so each
-index is built once and every query-parameter set and filter set is measured on it. Tasks
-return plain rows (dicts); nothing here prints or writes files.
+index is loaded once and every query-parameter set and filter set is measured on it. Timing
+protocol of a query workload: the engine's warm_up() (JIT compile) and one untimed build
+come first; then ``repeats`` timed rebuilds of the same records, and ``repeats`` timed passes
+over the queries per parameter set and filter (after ``warmup`` untimed queries). Rows carry
+the median of each timing with its ``_min``/``_max``. Runbooks run once (their timeline is the
+measurement). Tasks return plain rows (dicts); nothing here prints or writes files.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from tqdm.auto import tqdm
 from ..datasets import Dataset, FilterSet, GroundTruth, row_distances
 from ..datasets.groundtruth import distance_matrix, top_k
 from .config import WorkloadConfig
-from .metrics import query_summary, recall_at_k
+from .metrics import query_summary, recall_at_k, repeated_summary, spread
 
 log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 2_000_000  # the reference service's upsert request limit
@@ -47,6 +51,7 @@ class Task:
     warmup: int = 10
     batch_size: int = 500
     progress: bool = False
+    repeats: int = 3  # timed builds and timed passes over the queries (median and min-max are reported)
 
     @property
     def build_label(self) -> str:
@@ -62,7 +67,7 @@ class TaskResult:
 def run_task(task: Task, dataset: Dataset, truths: Mapping[str, GroundTruth], plugins: Sequence[object] = ()) -> TaskResult:
     """Run every workload of a task; a failure becomes a row with an ``error`` instead of an exception."""
     result = TaskResult()
-    _warm_up(task, plugins)
+    warm_up(task.engine, plugins)
     for workload in task.workloads:
         try:
             if workload.kind == "query":
@@ -83,16 +88,23 @@ def run_task(task: Task, dataset: Dataset, truths: Mapping[str, GroundTruth], pl
 
 
 # -- shared pieces -----------------------------------------------------------------------------
-def _warm_up(task: Task, plugins: Sequence[object]) -> None:
-    """Let the builder pay its one-off per-process costs (JIT compiles) before anything is timed."""
+def warm_up(engine: str, plugins: Sequence[object] = ()) -> float:
+    """Let a builder pay its one-off per-process costs (JIT compiles); return the seconds it took.
+
+    The first call in a process measures the one-time compile (or the load from numba's
+    on-disk cache); later calls cost next to nothing.
+    """
     from .. import Client
 
-    builder = Client(plugins=plugins).builders().get(task.engine)
-    warm_up = getattr(builder, "warm_up", None)
-    if warm_up is not None:
-        started = time.perf_counter()
-        warm_up()
-        log.debug("warmed up %s in %.1f s", task.engine, time.perf_counter() - started)
+    builder = Client(plugins=plugins).builders().get(engine)
+    method = getattr(builder, "warm_up", None)
+    if method is None:
+        return 0.0
+    started = time.perf_counter()
+    method()
+    seconds = time.perf_counter() - started
+    log.debug("warmed up %s in %.1f s", engine, seconds)
+    return seconds
 
 
 def _base_row(task: Task, dataset: Dataset, workload: str, query_params: Mapping[str, Any], filter_name: str
@@ -213,13 +225,16 @@ def _query_workload(task: Task, dataset: Dataset, truths: Mapping[str, GroundTru
                     index: Any, result: TaskResult) -> None:
     write_units, ingest = _upsert(index, dataset, range(dataset.n), _batch_size(task, dataset),
                                   progress=task.progress, desc=f"load {task.build_label}")
-    started = time.perf_counter()
-    index.compact()
-    build_seconds = time.perf_counter() - started
+    # The first build is a warm-up (any kernel the engine's warm_up() did not compile is compiled
+    # here); then the same records are rebuilt ``repeats`` times, each timed.
+    first_build = _timed(lambda: index.compact(show_progress=task.progress))
+    builds = [_timed(lambda: index.rebuild(show_progress=task.progress)) for _ in range(task.repeats)]
     slabs = index.describe_slabs()
     common = {
         "ingest_seconds": ingest,
-        "build_seconds": build_seconds,
+        "repeats": task.repeats,
+        **spread(builds, "build_seconds"),
+        "first_build_seconds": first_build,
         "index_bytes": float(slabs["index_bytes"].sum()),
         "slabs": len(slabs),
         "namespace_bytes": float(index.namespace_bytes()),
@@ -234,18 +249,22 @@ def _query_workload(task: Task, dataset: Dataset, truths: Mapping[str, GroundTru
             row["selectivity"] = 1.0 if filter_set is None else filter_set.selectivity
             try:
                 first = _ledger_size(index)
-                latencies, returned, _, _ = _run_queries(
-                    index, dataset, task.k, query_rows, query_params, filter_set, task.warmup, task.progress,
-                    desc=f"{row['label']} [{filter_name}]")
+                passes = []
+                for number in range(task.repeats):  # the warm-up queries run before the first pass only
+                    passes.append(_run_queries(
+                        index, dataset, task.k, query_rows, query_params, filter_set,
+                        task.warmup if number == 0 else 0, task.progress,
+                        desc=f"{row['label']} [{filter_name}] {number + 1}/{task.repeats}"))
             except Exception as exc:  # noqa: BLE001 - e.g. a query parameter the engine does not take
                 log.error("%s: %s", row["run_id"], exc)
                 result.rows.append(row | {"error": f"{type(exc).__name__}: {exc}"})
                 continue
             truth = truths[filter_name]
             allowed = None if filter_set is None else filter_set.masks[query_rows]
+            returned = passes[-1][1]
             recalls = _recalls(dataset, task.k, query_rows, returned, _subset(truth, query_rows), allowed)
             usage = _usage_since(index, first, "query").tail(len(query_rows))
-            row |= query_summary(recalls, latencies)
+            row |= repeated_summary(recalls, [latencies for latencies, _, _, _ in passes])
             row |= {
                 "queries": len(query_rows),
                 "read_units_per_query": float(usage["read_units"].mean()),
@@ -253,6 +272,12 @@ def _query_workload(task: Task, dataset: Dataset, truths: Mapping[str, GroundTru
                 "bytes_scanned_per_query": float(usage["bytes_scanned"].mean()),
             }
             result.rows.append(row)
+
+
+def _timed(action: Any) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
 
 
 def _subset(truth: GroundTruth, rows: np.ndarray) -> GroundTruth:
@@ -324,7 +349,7 @@ def _runbook_workload(task: Task, dataset: Dataset, workload: WorkloadConfig, qu
                 last_lsn = max(last_lsn, int(getattr(response, "lsn", 0) or 0))
             live[rows] = False
         elif step.op in ("flush", "compact"):
-            index.flush() if step.op == "flush" else index.compact()
+            index.flush() if step.op == "flush" else index.compact(show_progress=False)
             note_flush(number)
         else:
             first = _ledger_size(index)

@@ -23,15 +23,19 @@ from ..datasets import Dataset, GroundTruth, cache_dir, ground_truth, make_sourc
 from ..engine import SlabBuilder
 from ..errors import InvalidArgumentError
 from .config import SweepConfig, matches
-from .metrics import METRICS
-from .runner import Task, TaskResult, run_task
+from .metrics import METRICS, SPREAD_METRICS
+from .runner import Task, TaskResult, run_task, warm_up
 
 log = logging.getLogger(__name__)
 RESULT_COLUMNS = [
     "run_id", "dataset", "vector_type", "metric", "n", "dimension", "engine", "build", "label", "build_params",
-    "query_params", "filter", "selectivity", "workload", "k", "queries", *[m.name for m in METRICS],
+    "query_params", "filter", "selectivity", "workload", "k", "queries", "repeats", *[m.name for m in METRICS],
+    *[f"{name}_{end}" for name in SPREAD_METRICS for end in ("min", "max")],
     "slabs", "flushes", "merges", "error",
 ]
+# Versions the numbers depend on (distribution names); "not installed" is recorded too.
+ENVIRONMENT_PACKAGES = ("numpy", "scipy", "pandas", "annoy", "pynndescent", "numba", "llvmlite", "scikit-learn",
+                        "matplotlib", "dask", "distributed", "pyarrow")
 
 
 def numba_cache() -> None:
@@ -95,7 +99,7 @@ def plan(config: SweepConfig, datasets: Sequence[Dataset], builders: Mapping[str
             queries = tuple(dict(q) for q in engine.query)  # plain dicts: tasks are pickled to remote workers
             for build in engine.build:
                 tasks.append(Task(dataset.name, engine.name, dict(build), queries, filters, workloads, config.k,
-                                  config.warmup, config.batch_size, progress))
+                                  config.warmup, config.batch_size, progress, config.repeats))
     return tasks, skipped
 
 
@@ -193,11 +197,68 @@ def _executing(client: Any) -> list[Any]:
 
 
 def environment() -> dict[str, Any]:
-    """Return what the numbers depend on: machine, Python and library versions."""
-    import numpy
+    """Return what the numbers depend on: machine, Python, library and BLAS versions, the git commit."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-            "numpy": numpy.__version__, "pandas": pd.__version__, "machine": platform.machine()}
+    versions: dict[str, str] = {}
+    for package in ENVIRONMENT_PACKAGES:
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = "not installed"
+    return {"python": platform.python_version(), "platform": platform.platform(), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "load_average": _load_average(), "git_commit": git_commit(),
+            "packages": versions, "blas": blas_info()}
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def blas_info() -> list[dict[str, Any]]:
+    """Return the BLAS/OpenMP libraries numpy and scipy loaded (threadpoolctl), with versions and threads."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    import numpy  # noqa: F401 - load numpy's BLAS before asking
+    import scipy.linalg  # noqa: F401
+
+    keys = ("user_api", "internal_api", "version", "num_threads", "threading_layer", "architecture")
+    return [{k: info[k] for k in keys if info.get(k) is not None} for info in threadpool_info()]
+
+
+def git_commit() -> str | None:
+    """Return the toolkit checkout's commit (with ``-dirty`` for uncommitted changes), or None outside git."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}-dirty" if dirty else head or None
+
+
+def warm_up_engines(engines: Iterable[str], plugins: Sequence[object] = (), progress: bool = False
+                    ) -> dict[str, float]:
+    """Pay each engine's one-time per-process cost (JIT compile) before anything is timed; return the seconds."""
+    out = {}
+    for engine in tqdm(list(dict.fromkeys(engines)), desc="warm-up (JIT compile)", unit="engine",
+                       disable=not progress):
+        out[engine] = warm_up(engine, plugins)
+    return out
+
+
+def work_counting(builders: Mapping[str, type[SlabBuilder]], engines: Iterable[str]) -> dict[str, Any]:
+    """Return how each engine counts its true work (its ``work_counting`` attribute; None if it says nothing)."""
+    return {e: getattr(builders[e], "work_counting", None) for e in dict.fromkeys(engines) if e in builders}
 
 
 def run(config: Any, *, scheduler: str | None = None, serial: bool = False, workers: int | None = None,
@@ -210,6 +271,7 @@ def run(config: Any, *, scheduler: str | None = None, serial: bool = False, work
     """
     numba_cache()
     started = time.perf_counter()
+    load_at_start = _load_average()
     config = SweepConfig.load(config)
     from .. import Client
 
@@ -218,12 +280,19 @@ def run(config: Any, *, scheduler: str | None = None, serial: bool = False, work
     tasks, skipped = plan(config, datasets, builders, progress=progress and serial)
     by_name = {ds.name: ds for ds in datasets}
     truths = ground_truths(config, [by_name[n] for n in dict.fromkeys(t.dataset for t in tasks)], progress)
+    # In this process (and the in-process LocalCluster's threads) the compile is paid once, here;
+    # a remote cluster's workers pay theirs in each task's untimed warm-up.
+    compile_seconds = warm_up_engines((t.engine for t in tasks), plugins, progress)
     results = _execute(tasks, by_name, truths, plugins, scheduler, serial, workers, progress) if tasks else []
     frame = results_frame([row for r in results for row in r.rows])
+    frame["compile_seconds"] = frame["engine"].map(compile_seconds).astype(float).round(3)
+    frame.attrs["compile_seconds"] = compile_seconds
+    frame.attrs["work_counting"] = work_counting(builders, compile_seconds)
     frame.attrs["timeline"] = [event for r in results for event in r.timeline]
     frame.attrs["skipped"] = skipped
     frame.attrs["config"] = config.to_dict()
     frame.attrs["environment"] = environment() | {
+        "load_average_start": load_at_start,
         "seconds": time.perf_counter() - started,
         "executor": "serial" if serial else (scheduler or f"LocalCluster(threads={workers or _default_workers()})"),
     }

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from ..errors import InvalidArgumentError
-from ..plugin_manager import get_plugin_manager
+from ..plugin_manager import PluginRegistrationError, get_plugin_manager
 from .base import Embedder, Reranker
 from .models import ModelTable, RerankLimits
 
@@ -16,19 +16,30 @@ _instances_lock = threading.Lock()
 
 
 def _collect(hook: Any, base: type, what: str) -> dict[str, type]:
-    """Return the classes a hook's implementations return, by name; a duplicate name names both plugins."""
+    """Return the classes a hook's implementations return, by name; a duplicate name names both plugins.
+
+    A bad set of plugins is a PluginRegistrationError (the Client refuses to start with it).
+    """
     found: dict[str, tuple[type, str]] = {}
     for impl in hook.get_hookimpls():
-        for cls in impl.function() or []:
+        returned = impl.function()
+        if returned is None:
+            continue
+        if not isinstance(returned, (list, tuple)):
+            raise PluginRegistrationError(f"plugin {impl.plugin_name!r}: {hook.name} must return a list, "
+                                          f"got {returned!r}", path="plugins")
+        for cls in returned:
             if not (isinstance(cls, type) and issubclass(cls, base)):
-                raise InvalidArgumentError(f"plugin {impl.plugin_name!r} returned {cls!r}, which is not "
-                                           f"a {base.__name__} subclass")
+                raise PluginRegistrationError(f"plugin {impl.plugin_name!r} returned {cls!r}, which is not "
+                                              f"a {base.__name__} subclass", path="plugins")
             name = getattr(cls, "name", "")
             if not isinstance(name, str) or not name:
-                raise InvalidArgumentError(f"{what} {cls.__qualname__} of plugin {impl.plugin_name!r} has no name")
+                raise PluginRegistrationError(f"{what} {cls.__qualname__} of plugin {impl.plugin_name!r} has no name",
+                                              path="plugins")
             if name in found and found[name][0] is not cls:
-                raise InvalidArgumentError(f"{what} name {name!r} is registered twice: by plugin "
-                                           f"{found[name][1]!r} and by plugin {impl.plugin_name!r}")
+                raise PluginRegistrationError(f"{what} name {name!r} is registered twice: by plugin "
+                                              f"{found[name][1]!r} and by plugin {impl.plugin_name!r}",
+                                              path="plugins")
             found[name] = (cls, impl.plugin_name)
     return {name: cls for name, (cls, _) in found.items()}
 

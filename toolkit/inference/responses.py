@@ -49,7 +49,7 @@ class EmbeddingsList(DisplayMixin):
     def __len__(self) -> int:
         return len(self.data)
 
-    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]
+    def __iter__(self) -> Iterator[Any]:
         return iter(self.data)
 
     def to_dict(self) -> dict[str, Any]:

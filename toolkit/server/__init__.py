@@ -11,7 +11,8 @@ From a notebook, serving a client you already hold (in a background thread)::
     ...
     server.stop()
 
-Index hosts are ``http://<host>:<port>/index/<name>`` on the same port (see ``app``).
+Index hosts are ``http://<host>:<index port>``, one port per index serving REST and gRPC
+(``index_hosts``, ``protocol_switch``); the main port also serves ``/index/<name>`` (see ``app``).
 """
 
 from __future__ import annotations
@@ -38,9 +39,12 @@ class BackgroundServer:
                 port = sock.getsockname()[1]
         self.host, self.port = host, port
         self.url = f"http://{host}:{port}"
+        hosts = getattr(getattr(getattr(app, "state", None), "config", None), "index_hosts", None)
+        if hosts is not None:  # the index ports' fronts dial the app where it really listens
+            hosts.bind_host, hosts.main_port = host, port
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                                 lifespan="on", timeout_graceful_shutdown=10, server_header=False,
-                                h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES)
+                                h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES, http="h11")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name=f"toolkit-server-{port}", daemon=True)
 
@@ -68,7 +72,24 @@ class BackgroundServer:
 
 
 def start(client: Any = None, *, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None,
-          log_level: str = "warning", **app_options: Any) -> BackgroundServer:
-    """Serve ``client`` (or a new in-memory one) on a background thread; ``port=0`` picks a free port."""
+          log_level: str = "warning", grpc: bool = True, **app_options: Any) -> BackgroundServer:
+    """Serve ``client`` (or a new in-memory one) on a background thread; ``port=0`` picks a free port.
+
+    With ``grpc`` (default) each index gets its own port (any free one) serving REST and gRPC,
+    and ``describe_index`` returns it as the index host; ``grpc=False`` keeps REST-only hosts
+    ``<url>/index/<name>``.
+    """
+    if port == 0:
+        port = _free_port(host)
+    if grpc and not app_options.get("public_url"):
+        from .index_hosts import IndexHosts
+
+        app_options["index_hosts"] = IndexHosts(host, port, first_index_port=0)
     app = create_app(client, api_key=api_key, **app_options)
     return BackgroundServer(app, host, port, log_level).start()
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

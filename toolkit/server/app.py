@@ -6,7 +6,8 @@ as the index host, scheme included: ``http://127.0.0.1:5080/index/demo``. The SD
 paths to that host verbatim (``.../index/demo/vectors/upsert``), and ``_validate_host`` accepts
 it because ``127.0.0.1`` has dots (``localhost`` works too). The host is built from the
 request's ``Host`` header, so clients get back the address they dialled; ``public_url``
-overrides it (behind a proxy, or when binding 0.0.0.0).
+overrides it (behind a proxy, or when binding 0.0.0.0). With ``index_hosts`` (the CLI's
+default) describe_index returns each index's own port instead, which serves REST and gRPC.
 
 Every handler does its JSON parsing, toolkit call and serialisation in the threadpool; the
 event loop only moves bytes. The toolkit's Client and Index locks make concurrent requests
@@ -21,7 +22,7 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, AsyncIterator, Callable, Iterable, Mapping
 from urllib.parse import unquote
 
 from starlette.applications import Starlette
@@ -35,7 +36,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import InvalidArgumentError, ToolkitError, UnauthenticatedError
 from ..records import MAX_UPSERT_BYTES
-from . import wire
+from . import routes_more, wire
 from .errors import Plane, error_response, not_found_route, plane_of, unexpected, unsupported
 from .headers import lsn_headers, request_id
 
@@ -63,6 +64,7 @@ class ServerConfig:
     max_body: int = DEFAULT_MAX_BODY
     close_client: bool = False  # close the client on shutdown (when the app created it)
     description: str = "in memory"
+    index_hosts: Any = None  # index_hosts.IndexHosts: per-index ports serving REST + gRPC
 
 
 @dataclass
@@ -90,11 +92,14 @@ Result = tuple[int, Any, Mapping[str, str]]  # (status, JSON-able payload or Non
 class Handlers:
     """The REST calls, one method each, on top of one ``toolkit.Client``."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, index_hosts: Any = None) -> None:
         self.client = client
+        self.index_hosts = index_hosts
 
     # control plane
     def _model(self, model: Any, call: Call) -> dict[str, Any]:
+        if self.index_hosts is not None:
+            return wire.index_model(model, self.index_hosts.host_for(model.name, call.base_url))
         return wire.index_model(model, f"{call.base_url}{DATA_PREFIX}/{model.name}")
 
     def list_indexes(self, call: Call) -> Result:
@@ -205,7 +210,7 @@ class Handlers:
         namespace = call.extra["namespace"]
         committed, indexed = index.lsns(namespace)
         index.delete_namespace(namespace)
-        return 202, None, lsn_headers(committed, indexed)
+        return 202, {}, lsn_headers(committed, indexed)  # a JSON body: the TypeScript SDK parses it
 
     @staticmethod
     def health(call: Call) -> Result:
@@ -394,6 +399,8 @@ def create_app(
     max_upsert_body: int = DEFAULT_MAX_UPSERT_BODY,
     max_body: int = DEFAULT_MAX_BODY,
     close_client: bool | None = None,
+    index_hosts: Any = None,
+    import_roots: Iterable[str] = (),
 ) -> Starlette:
     """Return the ASGI app serving ``client`` (or a new ``toolkit.Client(path=path)``).
 
@@ -403,7 +410,9 @@ def create_app(
     ``public_url``: the base of the index hosts describe_index returns (default: from the
     request's Host header). ``allowed_hosts``: Host names to serve (``*.x`` wildcards; None:
     any; the CLI passes the loopback names when it binds loopback). A client the app creates is closed on shutdown; one passed in
-    is left to its owner unless ``close_client=True``.
+    is left to its owner unless ``close_client=True``. ``index_hosts``: an ``IndexHosts`` giving
+    each index its own port for REST + gRPC (started and stopped with the app; see index_hosts).
+    ``import_roots``: folders bulk imports may read over the wire (none: imports answer 403).
     """
     options = dict(client_options or {})
     description = "in memory (data is lost on exit)" if path is None else f"persistent at {path}"
@@ -415,8 +424,8 @@ def create_app(
         close_client = True if close_client is None else close_client
     config = ServerConfig(api_key=api_key or None, public_url=public_url, max_upsert_body=max_upsert_body,
                           max_body=min(max_body, max_upsert_body), close_client=bool(close_client),
-                          description=description)
-    h = Handlers(client)
+                          description=description, index_hosts=None if public_url else index_hosts)
+    h = Handlers(client, config.index_hosts)
 
     def route(path: str, method: Callable[[Call], Result], methods: Iterable[str], plane: Plane,
               limit: int | None = None, **kw: Any) -> Route:
@@ -432,7 +441,6 @@ def create_app(
         route("/indexes/{name}", h.configure_index, ["PATCH"], "control"),
         route("/indexes/{name}", h.delete_index, ["DELETE"], "control"),
         Route("/collections", _unsupported("collections"), methods=["GET", "POST"]),
-        Route("/backups", _unsupported("backups"), methods=["GET", "POST"]),
         route(f"{d}/vectors/upsert", h.upsert, ["POST"], "data", config.max_upsert_body),
         route(f"{d}/query", h.query, ["POST"], "data"),
         route(f"{d}/vectors/fetch", h.fetch, ["GET"], "data"),
@@ -441,13 +449,10 @@ def create_app(
         route(f"{d}/vectors/list", h.list_vectors, ["GET"], "data"),
         route(f"{d}/describe_index_stats", h.describe_index_stats, ["POST", "GET"], "data"),
         route(f"{d}/namespaces", h.list_namespaces, ["GET"], "data"),
-        Route(f"{d}/namespaces", _unsupported("create_namespace (namespaces are created by upsert)"),
-              methods=["POST"]),
         route(f"{d}/namespaces/{{ns:path}}", h.describe_namespace, ["GET"], "data", namespace_in_path=True),
         route(f"{d}/namespaces/{{ns:path}}", h.delete_namespace, ["DELETE"], "data", namespace_in_path=True),
-        Route(f"{d}/vectors/fetch_by_metadata", _unsupported("fetch_by_metadata"), methods=["POST"]),
-        Route(f"{d}/bulk/imports", _unsupported("bulk import"), methods=["GET", "POST"]),
     ]
+    routes += routes_more.routes(routes_more.MoreHandlers(client, tuple(import_roots)), route, DATA_PREFIX)
     # integrated inference: create-for-model, records upsert/search, embed, rerank, models
     from .routes_inference import inference_routes
 
@@ -470,16 +475,20 @@ def create_app(
         return response
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if config.api_key is None:
             logger.warning("no --api-key given: Api-Key headers are ignored and every request is served "
                            "(like the reference emulator)")
         else:
             logger.info("requests must carry the Api-Key this server was started with")
         logger.info("serving %s", config.description)
+        if config.index_hosts is not None:
+            await run_in_threadpool(config.index_hosts.start, client, config.api_key)
         try:
             yield
         finally:
+            if config.index_hosts is not None:
+                await run_in_threadpool(config.index_hosts.stop)
             if config.close_client:
                 close = getattr(client, "close", None)
                 if callable(close):
@@ -490,6 +499,9 @@ def create_app(
     hosts = None if allowed_hosts is None else tuple(h.lower() for h in allowed_hosts)
     if config.api_key is not None or hosts is not None:
         app.add_middleware(GuardMiddleware, api_key=config.api_key, allowed_hosts=hosts)
+    if config.index_hosts is not None:  # outermost: index-port requests are rewritten before the guard
+        app.add_middleware(config.index_hosts.middleware_class, port_map=config.index_hosts.map,
+                           front_host=config.index_hosts.front_host)
     app.state.client = client
     app.state.config = config
     return app

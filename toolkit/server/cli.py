@@ -4,7 +4,10 @@
 
     from pinecone import Pinecone
     pc = Pinecone(api_key="local", host="http://127.0.0.1:5080")
-    pc.Index(name="demo")      # index hosts: http://127.0.0.1:5080/index/<name>
+    pc.Index(name="demo")      # index host: http://127.0.0.1:<its own port>, REST and gRPC
+
+Each index gets its own port (from --port + 1) that serves REST and gRPC (``PineconeGRPC``); the
+main port also serves every index's REST data plane under /index/<name> (--no-grpc: only that).
 
 Binds 127.0.0.1 by default. Without --api-key any key is accepted (as in the reference
 emulator); with it, requests without that Api-Key get 401. SIGTERM/SIGINT shut down cleanly:
@@ -45,6 +48,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: the Host the client dialled)")
     parser.add_argument("--max-body-mb", type=float, default=None,
                         help="largest upsert body in MB (default 16: the 2 MB record limit plus JSON slack)")
+    parser.add_argument("--grpc", action=argparse.BooleanOptionalAction, default=True,
+                        help="give each index its own port serving both REST and gRPC (PineconeGRPC works); "
+                             "describe_index returns it as the index host (default on; --no-grpc: hosts are "
+                             "http://HOST:PORT/index/NAME on the main port, REST only)")
+    parser.add_argument("--index-port-start", type=int, default=None, metavar="PORT",
+                        help="first port tried for index ports (default: --port + 1; 0: any free port)")
+    parser.add_argument("--tls-cert", default=None, metavar="PEM",
+                        help="index ports also accept TLS with this certificate (chain) — for SDKs whose gRPC "
+                             "client always dials TLS; clients must trust its CA (e.g. SSL_CERT_FILE)")
+    parser.add_argument("--tls-key", default=None, metavar="PEM", help="the private key of --tls-cert")
+    parser.add_argument("--import-root", action="append", default=[], metavar="DIR",
+                        help="a folder bulk imports (start_import) may read over the wire; repeatable. "
+                             "Without it imports answer 403")
+    parser.add_argument("--http", choices=["h11", "httptools"], default="h11",
+                        help="HTTP/1.1 parser: h11 (default; caps the request head at 2 MB) or httptools "
+                             "(faster, C; no head cap; needs the httptools package)")
+    parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
+                        help="event loop (auto: uvloop when installed, else asyncio)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request")
 
@@ -86,7 +107,22 @@ def build_app(args: argparse.Namespace) -> Any:
     if args.apply_delay is not None:
         options["apply_delay"] = args.apply_delay
     return create_app(path=args.path, api_key=api_key, public_url=args.public_url, max_upsert_body=max_upsert,
-                      client_options=options, allowed_hosts=allowed_hosts(args.host, args.public_url))
+                      client_options=options, allowed_hosts=allowed_hosts(args.host, args.public_url),
+                      index_hosts=_index_hosts(args, max_upsert), import_roots=getattr(args, "import_root", []))
+
+
+def _index_hosts(args: argparse.Namespace, max_message_bytes: int) -> Any:
+    """The per-index REST + gRPC ports the options ask for (None: --no-grpc, or grpcio missing)."""
+    if not getattr(args, "grpc", True) or args.public_url:
+        return None
+    try:
+        from .index_hosts import IndexHosts
+        from .grpc_service import make_server  # noqa: F401 - imports grpcio and the generated code
+    except ImportError as exc:
+        logging.getLogger("toolkit.server").warning("gRPC is off (%s); install grpcio and protobuf", exc)
+        return None
+    return IndexHosts(args.host, args.port, getattr(args, "index_port_start", None), max_message_bytes,
+                      tls_cert=getattr(args, "tls_cert", None), tls_key=getattr(args, "tls_key", None))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,7 +146,8 @@ def run(args: argparse.Namespace) -> int:
     config = uvicorn.Config(
         app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log,
         lifespan="on", timeout_graceful_shutdown=30, server_header=False,
-        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES, http=getattr(args, "http", "h11"),
+        loop=getattr(args, "loop", "auto"),
     )
     server = uvicorn.Server(config)
     server.run()  # handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown

@@ -1,11 +1,10 @@
 """Backups: consistent snapshots of an index, and restoring them as a new index (arch_cost_spec §5.2-5.3).
 
-A backup holds the index config and, per namespace, the live rows at one moment: the
-snapshot is taken under the index lock (rows are immutable, so only the live masks are
-copied there) and written out after the lock is released. An in-memory client keeps backups
+A backup holds the index config and, per namespace, the live rows at one moment (taken by
+the client from its shard's views, see toolkit/backup_jobs.py). An in-memory client keeps backups
 in memory; a persistent one writes ``<folder>/backups/<backup id>/`` (backup.json plus one
 slab-format directory per namespace, see slabfile.py), renamed into place when complete.
-Restoring replays the rows through the new index's write path, so they are durable and
+Restoring replays the rows through the new index's commit funnel, so they are durable and
 indexed like any write. The docs' 15-minute cutoff (D:14554) is not modelled: a backup holds
 everything applied when it was taken (in eventual mode: up to each namespace's max_indexed_lsn).
 """
@@ -18,20 +17,13 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
-
-import numpy as np
+from typing import Any, Iterator, Protocol
 
 from ..display import DisplayMixin
 from ..errors import NotFoundError
-from ..records import RecordBatch
 from ..segment import Rows
-from .config import config_to_dict
 from .files import fsync_dir, read_checked_json, remove_tree, write_checked_json
 from .slabfile import read_rows_dir, write_rows_dir
-
-if TYPE_CHECKING:
-    from ..index import Index
 
 
 def now_iso() -> str:
@@ -106,26 +98,6 @@ class Snapshot:
     namespaces: list[tuple[str, Rows, int]] = field(default_factory=list)
 
 
-def capture(index: Index) -> tuple[dict[str, Any], list[tuple[str, list[tuple[Rows, np.ndarray]], int]]]:
-    """Take a consistent snapshot of an index (cheap: call with nothing held; takes the index lock)."""
-    with index._lock:
-        parts = []
-        for name, ns in sorted(index._namespaces.items()):
-            segments = [(rows, alive.copy()) for rows, alive, _ in ns.segments()]
-            parts.append((name, segments, int(ns.max_indexed_lsn)))
-        return config_to_dict(index.config), parts
-
-
-def materialise(config: dict[str, Any], parts: list[tuple[str, list[tuple[Rows, np.ndarray]], int]]) -> Snapshot:
-    """Turn captured segments into one block of live rows per non-empty namespace (no lock needed)."""
-    snapshot = Snapshot(config)
-    for name, segments, lsn in parts:
-        live = [rows.take(np.flatnonzero(alive)) for rows, alive in segments if alive.any()]
-        if live:
-            snapshot.namespaces.append((name, Rows.concat(live), lsn))
-    return snapshot
-
-
 def model_for(backup_id: str, name: str | None, description: str | None, index_name: str,
               meta: dict[str, Any], snapshot: Snapshot) -> BackupModel:
     spec = snapshot.config.get("spec") or {}
@@ -141,17 +113,18 @@ def model_for(backup_id: str, name: str | None, description: str | None, index_n
     )
 
 
-def batches_of(rows: Rows, size: int = 1000) -> Iterator[RecordBatch]:
-    """Cut rows into request-sized, already-validated batches (for restore)."""
-    for start in range(0, len(rows), size):
-        chosen = np.arange(start, min(start + size, len(rows)))
-        yield RecordBatch(
-            rows.ids[chosen].tolist(),
-            None if rows.dense is None else np.ascontiguousarray(rows.dense[chosen]),
-            rows.sparse.take(chosen),
-            rows.metadata[chosen].tolist(),
-            np.asarray(rows.sizes[chosen], np.int64),
-        )
+class BackupStore(Protocol):
+    """Where a client keeps its backups."""
+
+    def save(self, model: BackupModel, snapshot: Snapshot) -> None: ...
+
+    def models(self) -> list[BackupModel]: ...
+
+    def model(self, backup_id: str) -> BackupModel: ...
+
+    def snapshot(self, backup_id: str) -> Snapshot: ...
+
+    def delete(self, backup_id: str) -> None: ...
 
 
 class MemoryBackups:

@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from typing import Any
 
 import numpy as np
 
+from ..errors import InternalError
+from ..journal import Delete, DeleteAll, Noop, Op, Upsert
 from ..records import RecordBatch
 from ..sparse import SparseRows
 
@@ -30,30 +31,43 @@ MAX_BODY = 1 << 31
 _U32 = struct.Struct("<I")
 
 
-def encode_record(lsn: int, op: str, payload: Any) -> bytes:
+def encode_record(lsn: int, op: Op) -> bytes:
     """Return the framed log record of one write request."""
-    body = BODY_HEAD.pack(lsn, OPS[op]) + encode_payload(op, payload)
+    body = BODY_HEAD.pack(lsn, _code(op)) + encode_payload(op)
     return HEADER.pack(MAGIC, len(body), zlib.crc32(body)) + body
 
 
-def encode_payload(op: str, payload: Any) -> bytes:
-    if op == "upsert":
-        return _encode_batch(payload)
-    if op == "delete":
-        return json.dumps(list(payload), separators=(",", ":")).encode("utf-8")
+def _code(op: Op) -> int:
+    match op:
+        case Upsert():
+            return OPS["upsert"]
+        case Delete():
+            return OPS["delete"]
+        case DeleteAll():
+            return OPS["delete_all"]
+        case Noop():
+            return OPS["noop"]
+    raise InternalError(f"cannot log {op!r}")
+
+
+def encode_payload(op: Op) -> bytes:
+    if isinstance(op, Upsert):
+        return _encode_batch(op.batch)
+    if isinstance(op, Delete):
+        return json.dumps(list(op.ids), separators=(",", ":")).encode("utf-8")
     return b""
 
 
-def decode_body(body: bytes | memoryview) -> tuple[int, str, Any]:
-    """Return (lsn, op, payload) of a record body whose checksum was already verified."""
+def decode_body(body: bytes | memoryview) -> tuple[int, Op]:
+    """Return (lsn, op) of a record body whose checksum was already verified."""
     lsn, code = BODY_HEAD.unpack_from(body, 0)
-    op = OP_NAMES[code]
+    name = OP_NAMES[code]
     rest = memoryview(body)[BODY_HEAD.size:]
-    if op == "upsert":
-        return lsn, op, _decode_batch(rest)
-    if op == "delete":
-        return lsn, op, json.loads(bytes(rest))
-    return lsn, op, None
+    if name == "upsert":
+        return lsn, Upsert(_decode_batch(rest))
+    if name == "delete":
+        return lsn, Delete(tuple(json.loads(bytes(rest))))
+    return lsn, (DeleteAll() if name == "delete_all" else Noop())
 
 
 def _encode_batch(batch: RecordBatch) -> bytes:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..engine_config import EngineConfig
+from ..index_config import IndexConfig
 
 log = logging.getLogger(__name__)
 
@@ -23,15 +24,13 @@ def plain(value: Any) -> Any:
     return value
 
 
-def config_to_dict(config: Any) -> dict[str, Any]:
+def config_to_dict(config: IndexConfig) -> dict[str, Any]:
     """Return an ``IndexConfig`` as JSON-ready data (every dataclass field)."""
     return {f.name: plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
 
 
-def config_from_dict(data: Mapping[str, Any]) -> Any:
+def config_from_dict(data: Mapping[str, Any]) -> IndexConfig:
     """Rebuild an ``IndexConfig`` saved by ``config_to_dict``; unknown fields are dropped."""
-    from ..index import IndexConfig
-
     known = {f.name for f in dataclasses.fields(IndexConfig)}
     kwargs = {k: v for k, v in data.items() if k in known}
     dropped = set(data) - known

@@ -22,6 +22,7 @@ safe to load before the replay: a dead row stays dead, and replaying a kill is i
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import os
@@ -29,12 +30,17 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from ..engine import SlabBuilder
 from ..errors import DataLossError, InternalError, InvalidArgumentError, NotFoundError
+from ..index_config import IndexConfig
+from ..journal import Checkpoint, Journal, Op, Recovered, StoredIndex
+from ..journal import Ticket as JournalTicket
 from ..lsn import Lsn
+from ..segment import Slab
 from .backups import DiskBackups
 from .config import config_from_dict, config_to_dict, plain
 from .files import (
@@ -46,17 +52,10 @@ from .files import (
     write_checked_json,
     write_file,
 )
-from .journal import apply_op
 from .lock import LOCK_FILE, FolderLock
 from .log import NamespaceLog, Ticket, read_log
 from .memory import MemoryStorage
 from .slabfile import load_slab, slab_info, write_rows_dir
-
-if TYPE_CHECKING:
-    from ..index import Index
-    from ..namespace import Namespace
-    from ..segment import Slab
-
 log = logging.getLogger(__name__)
 
 FORMAT_FILE = "toolkit.json"
@@ -76,13 +75,12 @@ class DiskStorage(MemoryStorage):
 
     persistent = True
 
-    def __init__(self, path: str | os.PathLike, *, read_only: bool = False, consistency: str = "strong",
-                 apply_delay: float = 0.0) -> None:
-        super().__init__(consistency, apply_delay)
+    def __init__(self, path: str | os.PathLike, *, read_only: bool = False) -> None:
+        super().__init__()
         self.root = Path(path).expanduser()
         self.read_only = read_only
         self._lock: FolderLock | None = None
-        self._stores: list[IndexStore] = []
+        self._stores: dict[str, IndexStore] = {}
         if self.root.exists() and not self.root.is_dir():
             raise InvalidArgumentError(f"{str(self.root)!r} is a file; a database is a folder", path="path")
         if read_only:
@@ -123,18 +121,19 @@ class DiskStorage(MemoryStorage):
                 remove_tree(leftover)
 
     # -- client seams ------------------------------------------------------------------------
-    def load(self, client: Any) -> None:
-        """Restore every stored index into ``client``: slabs, masks, then the log tail."""
+    def load(self, builders: Callable[[], Mapping[str, type[SlabBuilder]]]) -> list[StoredIndex]:
+        """Read every stored index: config and meta, then its namespaces' slabs, masks and log tails."""
         folder = self.root / "indexes"
+        out = []
         for index_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            loaded = self._retrying(lambda d=index_dir: self._load_index(client, d))
-            if loaded is None:  # deleted by the writer while a reader opened
+            store = self._retrying(functools.partial(self._load_index, index_dir, builders()))
+            if store is None:  # deleted by the writer while a reader opened
                 continue
-            index, meta = loaded
-            client._indexes[index.name] = index
-            client._meta[index.name] = meta
+            self._stores[store.config.name] = store
+            out.append(StoredIndex(store.config, dict(store.meta), store))
+        return out
 
-    def _retrying(self, load: Any) -> Any:
+    def _retrying(self, load: Callable[[], IndexStore | None]) -> IndexStore | None:
         """Load; a read-only reader retries when the live writer replaced files under it."""
         attempts = READ_ONLY_RETRIES if self.read_only else 1
         for attempt in range(attempts):
@@ -149,9 +148,7 @@ class DiskStorage(MemoryStorage):
                 time.sleep(0.01 * (attempt + 1))
         return None
 
-    def _load_index(self, client: Any, index_dir: Path) -> tuple[Index, dict[str, Any]] | None:
-        from ..index import Index
-
+    def _load_index(self, index_dir: Path, builders: Mapping[str, type[SlabBuilder]]) -> IndexStore | None:
         try:
             info = read_checked_json(index_dir / INDEX_FILE)
         except FileNotFoundError:
@@ -159,51 +156,46 @@ class DiskStorage(MemoryStorage):
                 return None
             raise DataLossError(f"missing index file {index_dir / INDEX_FILE}") from None
         config = config_from_dict(info["config"])
-        index = Index(config, client.settings, client.builders())
-        store = IndexStore(self, index, index_dir, info["meta"])
+        store = IndexStore(self, config, index_dir, info["meta"])
         try:
-            store.recover()
+            store.read(builders)
         except BaseException:
-            self._stores.remove(store)
             store.close()
             raise
-        self.attach(index)
-        return index, dict(info["meta"])
+        return store
 
-    def journal_for(self, index: Index) -> IndexStore:
-        for store in self._stores:
-            if store.index is index:
-                return store
-        raise InternalError(f"index {index.name!r} has no store")  # pragma: no cover
+    def _store(self, name: str) -> IndexStore:
+        store = self._stores.get(name)
+        if store is None:
+            raise InternalError(f"index {name!r} has no store")  # pragma: no cover
+        return store
 
-    def index_created(self, index: Index, meta: Mapping[str, Any]) -> None:
+    def index_created(self, config: IndexConfig, meta: Mapping[str, Any]) -> Journal:
         self.check_writable()
-        final = self.root / "indexes" / index.name
+        final = self.root / "indexes" / config.name
         if final.exists():  # left by a delete that crashed before its rename
             self.trash(final)
-        tmp = self.root / "indexes" / f".tmp-{index.name}"
+        tmp = self.root / "indexes" / f".tmp-{config.name}"
         remove_tree(tmp)
         (tmp / "namespaces").mkdir(parents=True)
-        write_checked_json(tmp / INDEX_FILE, _index_info(index, meta))
+        write_checked_json(tmp / INDEX_FILE, _index_info(config, meta))
         fsync_dir(tmp / "namespaces")
         fsync_dir(tmp)
         os.replace(tmp, final)
         fsync_dir(final.parent)
-        IndexStore(self, index, final, meta)
-        self.attach(index)
+        store = self._stores[config.name] = IndexStore(self, config, final, meta)
+        return store
 
-    def meta_changed(self, index: Index, meta: Mapping[str, Any]) -> None:
+    def meta_changed(self, config: IndexConfig, meta: Mapping[str, Any]) -> None:
         self.check_writable()
-        store = self.journal_for(index)
-        write_checked_json(store.directory / INDEX_FILE, _index_info(index, meta))
+        store = self._store(config.name)
+        write_checked_json(store.directory / INDEX_FILE, _index_info(config, meta))
         store.meta = dict(meta)
 
-    def index_deleted(self, index: Index) -> None:
+    def index_deleted(self, name: str) -> None:
         self.check_writable()
-        index._stop_builder()
-        store = self.journal_for(index)
+        store = self._stores.pop(name)
         store.close()
-        self._stores.remove(store)
         self.trash(store.directory)
 
     def trash(self, directory: Path) -> None:
@@ -214,85 +206,78 @@ class DiskStorage(MemoryStorage):
         fsync_dir(target.parent)
         remove_tree(target)
 
-    def close(self, indexes: Iterable[Index]) -> None:
-        super().close(indexes)
-        for store in self._stores:
-            if not self.read_only:
-                with store.index._lock:
-                    store.save_config_if_changed()  # e.g. rebuild(engine=...) of an index without slabs
+    def close(self) -> None:
+        for store in self._stores.values():
             store.close()
         self._stores.clear()
+        super().close()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
 
 
-def _index_info(index: Index, meta: Mapping[str, Any]) -> dict[str, Any]:
-    return {"format": "toolkit.index/1", "config": config_to_dict(index.config), "meta": plain(meta)}
+def _index_info(config: IndexConfig, meta: Mapping[str, Any]) -> dict[str, Any]:
+    return {"format": "toolkit.index/1", "config": config_to_dict(config), "meta": plain(meta)}
 
 
 class IndexStore:
-    """The journal of one persistent index: a log and a slab store per namespace."""
+    """The journal of one persistent index (``toolkit.journal.Journal``): a log and slab store per namespace."""
 
-    def __init__(self, storage: DiskStorage, index: Index, directory: Path, meta: Mapping[str, Any]) -> None:
+    def __init__(self, storage: DiskStorage, config: IndexConfig, directory: Path, meta: Mapping[str, Any]) -> None:
         self.storage = storage
-        self.index = index
+        self.config = config
         self.directory = directory
         self.ns_root = directory / "namespaces"
-        self.saved_config = index.config
+        self.saved_config = config
         self.meta: dict[str, Any] = dict(meta)
-        self._restoring = False
         self._next_ns = 1
-        self._namespace_stores: dict[int, NamespaceStore] = {}  # id(namespace) -> its store
-        storage._stores.append(self)
+        self._recovered: list[Recovered] = []
+        self._namespace_stores: list[NamespaceStore] = []
+        self._lock = threading.Lock()  # guards the list of namespace stores and index.json
 
     # -- Journal -------------------------------------------------------------------------------
-    def attach(self, ns: Namespace) -> None:
-        if self._restoring:
-            return
+    def check_writable(self) -> None:
         self.storage.check_writable()
-        name = f"{self._next_ns:06d}"
+
+    def open_namespace(self, name: str) -> NamespaceStore:
+        self.storage.check_writable()
+        number = f"{self._next_ns:06d}"
         self._next_ns += 1
-        tmp = self.ns_root / f".tmp-{name}"
+        tmp = self.ns_root / f".tmp-{number}"
         remove_tree(tmp)
         (tmp / "log").mkdir(parents=True)
         (tmp / "slabs").mkdir()
-        manifest = _manifest(ns.name, 0, 0, 1, [], None)
+        manifest = _manifest(name, 0, 0, 1, [], None)
         write_checked_json(tmp / MANIFEST, manifest)
         for directory in (tmp / "log", tmp / "slabs", tmp):
             fsync_dir(directory)
-        os.replace(tmp, self.ns_root / name)
+        os.replace(tmp, self.ns_root / number)
         fsync_dir(self.ns_root)
-        directory = self.ns_root / name
-        self._adopt(ns, NamespaceStore(self, directory, manifest, NamespaceLog(directory / "log", []), {}))
+        directory = self.ns_root / number
+        return self._track(NamespaceStore(self, directory, manifest, NamespaceLog(directory / "log", []), {}))
 
-    def append(self, ns: Namespace, lsn: Lsn, op: str, payload: Any) -> Ticket:
-        self.storage.check_writable()
-        store = self._namespace_stores.get(id(ns))
-        if store is None or store.ns is not ns or store.closed:
-            raise InternalError(f"namespace {ns.name!r} of index {self.index.name!r} has no open log")
-        return store.log.append(lsn, op, payload)
+    def _track(self, store: NamespaceStore) -> NamespaceStore:
+        with self._lock:
+            self._namespace_stores.append(store)
+        return store
 
-    def sync(self, ticket: Ticket | None) -> None:
-        if ticket is not None:
-            NamespaceLog.sync(ticket)
+    def forget(self, store: NamespaceStore) -> None:
+        with self._lock:
+            if store in self._namespace_stores:
+                self._namespace_stores.remove(store)
 
-    def drop_namespace(self, ns: Namespace) -> None:
-        self.storage.check_writable()
-        store = self._namespace_stores.pop(id(ns), None)
-        if store is not None:
-            ns.on_slabs_changed = None
-            store.close()
-            self.storage.trash(store.directory)
+    def recover(self, builders: Mapping[str, type[SlabBuilder]], tiers: int) -> list[Recovered]:
+        """Return the namespaces read when the index was opened (once)."""
+        recovered, self._recovered = self._recovered, []
+        return recovered
 
-    def _adopt(self, ns: Namespace, store: NamespaceStore) -> None:
-        store.ns = ns
-        self._namespace_stores[id(ns)] = store
-        ns.on_slabs_changed = store.slabs_changed  # the namespace's persistence hook
+    def config_changed(self, config: IndexConfig) -> None:
+        with self._lock:
+            self.config = config
 
     # -- recovery ------------------------------------------------------------------------------
-    def recover(self) -> None:
-        """Restore every namespace of the index from its directory."""
+    def read(self, builders: Mapping[str, type[SlabBuilder]]) -> None:
+        """Read every namespace of the index from its directory (for ``recover``)."""
         writer = not self.storage.read_only
         dirs = sorted(p for p in self.ns_root.iterdir() if p.is_dir() and not p.name.startswith("."))
         if writer:
@@ -300,41 +285,32 @@ class IndexStore:
                 remove_tree(leftover)
         numbers = [int(p.name) for p in dirs if p.name.isdigit()]
         self._next_ns = max(numbers, default=0) + 1
-        with self.index._lock:  # replayed flushes may start the merge worker, which commits under this lock
-            for ns_dir in dirs:
-                self._recover_namespace(ns_dir, writer)
+        self._recovered = [self._read_namespace(ns_dir, writer, builders) for ns_dir in dirs]
 
-    def _recover_namespace(self, ns_dir: Path, writer: bool) -> None:
+    def _read_namespace(self, ns_dir: Path, writer: bool, builders: Mapping[str, type[SlabBuilder]]) -> Recovered:
         manifest = read_checked_json(ns_dir / MANIFEST)
         if manifest.get("format") != MANIFEST_FORMAT:
             raise DataLossError(f"damaged file {ns_dir / MANIFEST}: unknown format {manifest.get('format')!r}")
-        index = self.index
-        tiers = len(index.config.engine.tiers)
+        tiers = len(self.config.engine.tiers)
         slabs, persisted = [], {}
         for entry in manifest["slabs"]:
-            slab = load_slab(ns_dir / "slabs" / entry["dir"], entry["crc32"], index._builders, tiers)
+            slab = load_slab(ns_dir / "slabs" / entry["dir"], entry["crc32"], builders, tiers)
             slabs.append(slab)
             persisted[slab.number] = (entry["dir"], slab.rows, slab.index, entry["crc32"])
         if manifest["masks"] is not None:
             _apply_masks(ns_dir / manifest["masks"]["file"], manifest["masks"]["crc32"], manifest["slabs"], slabs)
         checkpoint = int(manifest["checkpoint_lsn"])
-        self._restoring = True
-        try:
-            ns = index._namespace(manifest["name"], create=True)
-        finally:
-            self._restoring = False
-        ns.restore(slabs, Lsn(checkpoint))
         records, segments = read_log(ns_dir / "log", checkpoint, repair=writer, namespace=manifest["name"],
                                      quiet_tail=not writer)
-        for lsn, op, payload in records:
-            apply_op(ns, Lsn(lsn), op, payload)
-        ns.last_lsn = Lsn(records[-1][0] if records else checkpoint)
+        tail = [(Lsn(lsn), op) for lsn, op in records]
         if not writer:
             # The writer replaces MANIFEST before it deletes the slabs and log segments it no
             # longer needs, so if the manifest is unchanged, everything read above was consistent.
             if read_checked_json(ns_dir / MANIFEST)["generation"] != manifest["generation"]:
                 raise _SnapshotMoved(ns_dir)
-            return  # pending slabs stay pending (searched by exact scan); nothing is written
+            store = NamespaceStore(self, ns_dir, manifest, NamespaceLog(ns_dir / "log", segments), persisted)
+            store.close()  # a reader writes nothing: pending slabs stay pending (searched by exact scan)
+            return Recovered(manifest["name"], store, slabs, Lsn(checkpoint), tail)
         live = {entry["dir"] for entry in manifest["slabs"]}
         for leftover in (ns_dir / "slabs").iterdir():
             if leftover.name not in live:
@@ -345,18 +321,23 @@ class IndexStore:
                 leftover.unlink()
         store = NamespaceStore(self, ns_dir, manifest, NamespaceLog(ns_dir / "log", segments), persisted)
         store.log.truncate_upto(checkpoint)  # segments a crash left behind after the manifest covered them
-        self._adopt(ns, store)
-        if any(slab.index is None and slab.error is None for slab in ns.slabs):
-            ns.run_jobs()  # build the indexes of slabs persisted before their build finished
+        return Recovered(manifest["name"], self._track(store), slabs, Lsn(checkpoint), tail)
 
-    def save_config_if_changed(self) -> None:
+    def save_config_if_changed(self, config: IndexConfig | None = None) -> None:
         """Rewrite index.json when the index's config changed (e.g. a rebuild with another engine)."""
-        if self.index.config is not self.saved_config:
-            write_checked_json(self.directory / INDEX_FILE, _index_info(self.index, self.meta))
-            self.saved_config = self.index.config
+        with self._lock:
+            if config is not None:
+                self.config = config
+            if self.config is not self.saved_config and not self.storage.read_only:
+                write_checked_json(self.directory / INDEX_FILE, _index_info(self.config, self.meta))
+                self.saved_config = self.config
 
     def close(self) -> None:
-        for store in self._namespace_stores.values():
+        if not self.storage.closed:
+            self.save_config_if_changed()  # e.g. rebuild(engine=...) of an index without slabs
+        with self._lock:
+            stores = list(self._namespace_stores)
+        for store in stores:
             store.close()
 
 
@@ -385,7 +366,7 @@ def _apply_masks(path: Path, crc: int, entries: list[dict[str, Any]], slabs: lis
 
 
 class NamespaceStore:
-    """Persists one namespace's slab set; ``slabs_changed`` is the namespace's ``on_slabs_changed`` hook."""
+    """One namespace's log and slab store (``toolkit.journal.NamespaceJournal``)."""
 
     def __init__(self, index_store: IndexStore, directory: Path, manifest: Mapping[str, Any], log_: NamespaceLog,
                  persisted: dict[int, tuple[str, Any, Any, int]]) -> None:
@@ -401,9 +382,26 @@ class NamespaceStore:
         # slab.number -> (directory name, rows, index, CRC of SLAB.json): reused while rows and index are the same
         # objects; these are the slabs MANIFEST names.
         self.persisted = persisted
-        self.ns: Namespace | None = None
         self.closed = False
         self._lock = threading.RLock()
+
+    # -- NamespaceJournal ------------------------------------------------------------------------
+    def append(self, lsn: Lsn, op: Op) -> Ticket:
+        self.index_store.storage.check_writable()
+        if self.closed:
+            raise InternalError(f"namespace {self.name!r} of index {self.index_store.config.name!r} "
+                                "has no open log")
+        return self.log.append(lsn, op)
+
+    def sync(self, ticket: JournalTicket | None) -> None:
+        if isinstance(ticket, Ticket):
+            NamespaceLog.sync(ticket)
+
+    def drop(self) -> None:
+        self.index_store.storage.check_writable()
+        self.close()
+        self.index_store.forget(self)
+        self.index_store.storage.trash(self.directory)
 
     def _slab_name(self) -> str:
         with self._lock:
@@ -411,46 +409,35 @@ class NamespaceStore:
             self._next_slab += 1
             return name
 
-    def slabs_changed(self, ns: Namespace, added: list[Slab], removed: list[Slab]) -> None:
-        """The namespace's ``on_slabs_changed`` hook: a flush, a merge or a delete_all happened."""
-        if not ns.engine.background_merges and any(
-            slab.index is None and slab.error is None and not self._known(slab) for slab in ns.slabs
-        ):
-            return  # inline builds follow at once and call again; skip writing rows twice
-        self.checkpoint(ns)
-
-    def _known(self, slab: Slab) -> bool:
-        known = self.persisted.get(slab.number)
-        return known is not None and known[1] is slab.rows and known[2] is slab.index
-
-    def checkpoint(self, ns: Namespace) -> None:
-        """Persist the namespace's current slab set (called with the index lock held)."""
+    def checkpoint(self, state: Checkpoint) -> None:
+        """Persist a published slab set: new slabs, then masks, then MANIFEST (no shard lock held)."""
         with self._lock:
             if self.closed or self.index_store.storage.read_only:
                 return
             try:
-                self._checkpoint(ns)
+                self._checkpoint(state)
             except OSError as exc:  # nothing is lost: the log still holds every write since the last checkpoint
                 log.warning("checkpoint of namespace %r in %s failed (%s); will retry at the next flush",
-                            ns.name, self.directory, exc)
+                            state.namespace, self.directory, exc)
 
-    def _checkpoint(self, ns: Namespace) -> None:
-        self.index_store.save_config_if_changed()
+    def _checkpoint(self, state: Checkpoint) -> None:
+        self.index_store.save_config_if_changed(state.config)
         entries, current = [], {}
-        for slab in ns.slabs:
+        for slab in state.slabs:
             known = self.persisted.get(slab.number)
             if known is None or known[1] is not slab.rows or known[2] is not slab.index:
                 name = self._slab_name()
-                crc = write_rows_dir(self.directory / "slabs", name, slab.rows, slab_info(slab, ns.metric), slab.index)
+                crc = write_rows_dir(self.directory / "slabs", name, slab.rows, slab_info(slab, state.metric),
+                                     slab.index)
                 known = (name, slab.rows, slab.index, crc)
             current[slab.number] = known
             entries.append({"dir": known[0], "crc32": known[3], "rows": len(slab), "tier": slab.tier,
                             "level": slab.level})
         crash_point("slab-written")
         generation = self.generation + 1
-        dead = {known[0]: np.packbits(slab.alive) for slab in ns.slabs
-                for known in (current[slab.number],) if not slab.alive.all()}
-        masks = None
+        dead: dict[str, Any] = {current[slab.number][0]: np.packbits(alive)
+                                for slab, alive in zip(state.slabs, state.masks) if not alive.all()}
+        masks: dict[str, Any] | None = None
         if dead:
             buffer = io.BytesIO()
             np.savez(buffer, **dead)
@@ -459,12 +446,12 @@ class NamespaceStore:
             write_file(self.directory / masks_name, data)
             masks = {"file": masks_name, "crc32": crc_of_bytes(data)}
             crash_point("masks-written")
-        if ns.memtable.live_count() == 0:
-            checkpoint = max(self.checkpoint_lsn, int(ns.max_indexed_lsn))
+        if state.applied_lsn is not None:  # the memtable held no live row: the slabs are everything
+            checkpoint = max(self.checkpoint_lsn, int(state.applied_lsn))
         else:
             checkpoint = self.checkpoint_lsn
         write_checked_json(self.directory / MANIFEST,
-                           _manifest(ns.name, checkpoint, generation, self._next_slab, entries, masks))
+                           _manifest(state.namespace, checkpoint, generation, self._next_slab, entries, masks))
         crash_point("manifest-replaced")
         old_dirs = {known[0] for known in self.persisted.values()} - {known[0] for known in current.values()}
         old_masks = self.masks_file

@@ -21,9 +21,10 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 from ..errors import DataLossError, InternalError
+from ..journal import Op
 from .codec import BODY_HEAD, HEADER, MAGIC, decode_body, encode_record
 from .files import crash_point, fsync_dir
 
@@ -90,9 +91,9 @@ class NamespaceLog:
         self.failed: str | None = None
         self._lock = threading.Lock()  # the index lock already orders writers; this guards against misuse
 
-    def append(self, lsn: int, op: str, payload: Any) -> Ticket:
+    def append(self, lsn: int, op: Op) -> Ticket:
         """Write one record (not yet durable: pass the ticket to ``sync``)."""
-        data = encode_record(lsn, op, payload)
+        data = encode_record(lsn, op)
         with self._lock:
             return self._append(lsn, data)
 
@@ -190,13 +191,13 @@ def list_segments(directory: Path) -> list[tuple[int, Path]]:
 
 def read_log(
     directory: Path, after_lsn: int, *, repair: bool, namespace: str = "", quiet_tail: bool = False
-) -> tuple[list[tuple[int, str, Any]], list[Segment]]:
+) -> tuple[list[tuple[int, Op]], list[Segment]]:
     """Return the records with LSN > ``after_lsn`` in order, and the segments found.
 
     ``repair`` (the writer) cuts a torn tail off the last segment and removes empty ones;
     ``quiet_tail`` (a read-only reader racing a live writer) drops a torn tail silently.
     """
-    records: list[tuple[int, str, Any]] = []
+    records: list[tuple[int, Op]] = []
     segments: list[Segment] = []
     found = list_segments(directory)
     expected = after_lsn + 1

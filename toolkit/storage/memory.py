@@ -1,22 +1,21 @@
-"""Memory storage: what an in-memory client persists — nothing, but the same control seams.
+"""Memory storage: what an in-memory client persists — nothing, behind the same port.
 
-``Client`` talks to a storage object at five points: ``load`` (restore indexes when it
-opens), ``index_created``, ``meta_changed`` (deletion protection, tags), ``index_deleted``
-and ``close``. The in-memory one only wires each index's journal (``NULL_JOURNAL``) and
-freshness mode, and keeps backups in memory; ``DiskStorage`` persists all of it.
+``Client`` talks to its storage (``toolkit.storage.Storage``) at five points: ``load``
+(the stored indexes when it opens), ``index_created`` (which returns the new index's
+``Journal``), ``meta_changed`` (deletion protection, tags), ``index_deleted`` and ``close``.
+The in-memory one hands out ``MemoryJournal``s and keeps backups in memory; ``DiskStorage``
+persists all of it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import Any, Callable, Mapping
 
+from ..engine import SlabBuilder
 from ..errors import UnavailableError
-from .backups import MemoryBackups
-from .builder import check_freshness
-from .journal import NULL_JOURNAL
-
-if TYPE_CHECKING:
-    from ..index import Index
+from ..index_config import IndexConfig
+from ..journal import Journal, MemoryJournal, StoredIndex
+from .backups import BackupStore, MemoryBackups
 
 
 class MemoryStorage:
@@ -25,9 +24,8 @@ class MemoryStorage:
     persistent = False
     read_only = False
 
-    def __init__(self, consistency: str = "strong", apply_delay: float = 0.0) -> None:
-        self.consistency, self.apply_delay = check_freshness(consistency, apply_delay)
-        self.backups: Any = MemoryBackups()
+    def __init__(self) -> None:
+        self.backups: BackupStore = MemoryBackups()
         self.closed = False
 
     def check_writable(self) -> None:
@@ -37,29 +35,19 @@ class MemoryStorage:
         if self.read_only:
             raise UnavailableError("this client is read-only (opened with read_only=True); writes are refused")
 
-    def load(self, client: Any) -> None:
-        """Restore the stored indexes into ``client`` (none in memory)."""
+    def load(self, builders: Callable[[], Mapping[str, type[SlabBuilder]]]) -> list[StoredIndex]:
+        """Return the stored indexes (none in memory)."""
+        return []
 
-    def journal_for(self, index: Index) -> Any:
-        return NULL_JOURNAL
-
-    def attach(self, index: Index) -> None:
-        """Give a new or restored index its journal and the client's freshness mode."""
-        index._journal = self.journal_for(index)
-        index.set_consistency(self.consistency, self.apply_delay)
-
-    def index_created(self, index: Index, meta: Mapping[str, Any]) -> None:
+    def index_created(self, config: IndexConfig, meta: Mapping[str, Any]) -> Journal:
         self.check_writable()
-        self.attach(index)
+        return MemoryJournal()
 
-    def meta_changed(self, index: Index, meta: Mapping[str, Any]) -> None:
+    def meta_changed(self, config: IndexConfig, meta: Mapping[str, Any]) -> None:
         self.check_writable()
 
-    def index_deleted(self, index: Index) -> None:
+    def index_deleted(self, name: str) -> None:
         self.check_writable()
-        index._stop_builder()
 
-    def close(self, indexes: Iterable[Index]) -> None:
-        for index in indexes:
-            index._stop_builder()
+    def close(self) -> None:
         self.closed = True

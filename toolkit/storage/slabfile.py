@@ -59,7 +59,7 @@ def write_rows_dir(
     if tmp.exists():
         remove_tree(tmp)
     tmp.mkdir(parents=True)
-    arrays: dict[str, np.ndarray] = {
+    arrays: dict[str, Any] = {
         "lsns": np.asarray(rows.lsns, np.int64),
         "sizes": np.asarray(rows.sizes, np.int64),
         "sparse_indptr": np.asarray(rows.sparse.indptr, np.int64),

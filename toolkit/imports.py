@@ -8,8 +8,8 @@ optionally beside ``values`` for hybrid records), ``metadata`` (a JSON string, N
 
 ``start_import`` returns at once; a background thread checks every file's columns and every
 target namespace first (a namespace that already holds records fails the import with the
-documented error text), then loads the rows in request-sized batches through the index's
-normal write path (logged, durable, one LSN per batch; no write units are billed). Error mode
+documented error text), then loads the rows in request-sized batches through the shard's
+commit funnel (logged, durable, one LSN per batch; no write units are billed). Error mode
 "abort" fails the import at the first bad record; "continue" skips bad records, and only
 ``records_imported`` shows the shortfall. Statuses: Pending, InProgress, Completed, Failed,
 Cancelled. The reference's 10-minute minimum duration is not modelled.
@@ -23,16 +23,17 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Iterator
 
-from ..display import DisplayMixin
-from ..errors import InvalidArgumentError, NotFoundError, ToolkitError, UnimplementedError
-from ..identifiers import canonical_namespace
-from ..records import parse_records
-from .backups import now_iso
-
-if TYPE_CHECKING:
-    from ..index import Index
+from . import cost
+from .display import DisplayMixin
+from .errors import InvalidArgumentError, NotFoundError, ToolkitError, UnimplementedError
+from .identifiers import canonical_namespace
+from .journal import Upsert
+from .records import RecordBatch, parse_records
+from .settings import Settings
+from .shard import LocalShard
+from .storage.backups import now_iso
 
 MAX_NAMESPACES = 10_000
 MAX_FILES = 100_000
@@ -116,14 +117,17 @@ def check_error_mode(error_mode: Any) -> str:
 class ImportJob:
     """One running or finished import into one index."""
 
-    def __init__(self, index: Index, job_id: str, uri: str, folder: Path, error_mode: str) -> None:
-        self.index = index
+    def __init__(self, shard: LocalShard, settings: Settings, ledger: cost.UsageLedger, job_id: str, uri: str,
+                 folder: Path, error_mode: str) -> None:
+        self.shard = shard
+        self.settings = settings
+        self.ledger = ledger
         self.folder = folder
         self.error_mode = error_mode
         self.model = ImportModel(job_id, uri, "Pending", now_iso())
         self._lock = threading.Lock()
         self._cancelled = False
-        self.thread = threading.Thread(target=self._run, name=f"import-{index.name}-{job_id}", daemon=True)
+        self.thread = threading.Thread(target=self._run, name=f"import-{shard.name}-{job_id}", daemon=True)
 
     def describe(self) -> ImportModel:
         with self._lock:
@@ -165,7 +169,7 @@ class ImportJob:
             with self._lock:
                 self.model.percent_complete = 100.0
             for ns_name, lsn in lsns.items():  # InProgress at 100% until indexed (D:5937)
-                self.index.wait_for_lsn(lsn, namespace=ns_name, timeout=None)
+                self.shard.wait_for_lsn(lsn, ns_name, timeout=None)
             with self._lock:
                 if not self._cancelled:
                     self._finish("Completed")
@@ -210,16 +214,16 @@ class ImportJob:
                     raise _Failed(f"User error: {path.relative_to(self.folder)} lacks required column(s) "
                                   f"{sorted(required - columns)}")
                 total += meta.metadata.num_rows
-        with self.index._lock:
-            for name, _ in plan:
-                ns = self.index._namespaces.get(name)
-                if ns is not None and ns.live_count():
-                    raise _Failed(f'User error: The namespace "{name}" already exists. '
-                                  "Imports are only allowed into nonexistent namespaces.")
+        views = self.shard.views(consistent=True)
+        for name, _ in plan:
+            view = views.get(name)
+            if view is not None and view.live_count():
+                raise _Failed(f'User error: The namespace "{name}" already exists. '
+                              "Imports are only allowed into nonexistent namespaces.")
         return plan, total
 
     def _columns(self) -> tuple[set[str], set[str]]:
-        config = self.index.config
+        config = self.shard.config
         if config.vector_type == "sparse":
             return {"id", "sparse_values", "metadata"}, {"id", "sparse_values"}
         allowed = {"id", "values", "metadata"}
@@ -227,7 +231,7 @@ class ImportJob:
             allowed.add("sparse_values")
         return allowed, {"id", "values"}
 
-    def _read(self, path: Path):
+    def _read(self, path: Path) -> Iterator[list[dict[str, Any]]]:
         import pyarrow.parquet as pq
 
         for batch in pq.ParquetFile(path).iter_batches(batch_size=ROWS_PER_BATCH):
@@ -248,27 +252,24 @@ class ImportJob:
 
     def _load(self, ns_name: str, records: list[dict[str, Any]]) -> int | None:
         """Validate and write records; return the last LSN used (None if nothing was written)."""
-        index = self.index
-        settings = index.settings
         lsn = None
-        for batch in self._valid_batches(records, settings):
+        for batch in self._valid_batches(records, self.settings):
             started = time.perf_counter()
-            with index._lock:
-                ns = index._namespace(ns_name, create=True)
-                assert ns is not None
-                lsn, ticket = index._commit(ns, "upsert", batch)
-            index._journal.sync(ticket)
-            index._record("import", ns_name, started, records=len(batch), lsn=lsn)
+            done = self.shard.commit(ns_name, Upsert(batch))
+            self.shard.sync(done)
+            lsn = done.lsn
+            self.ledger.record(cost.LedgerEntry("import", ns_name, seconds=time.perf_counter() - started,
+                                                records=len(batch), lsn=lsn))
             with self._lock:
                 self.model.records_imported += len(batch)
         return lsn
 
-    def _valid_batches(self, records: list[dict[str, Any]], settings: Any):
+    def _valid_batches(self, records: list[dict[str, Any]], settings: Settings) -> Iterator[RecordBatch]:
         """Yield validated batches; split on failure to find (skip or abort on) the bad records."""
         if not records:
             return
         try:
-            yield parse_records(records, self.index.config.shape, max_metadata_bytes=settings.max_metadata_bytes,
+            yield parse_records(records, self.shard.config.shape, max_metadata_bytes=settings.max_metadata_bytes,
                                 sparse_max_nnz=settings.sparse_max_nnz)
             return
         except InvalidArgumentError as exc:
@@ -289,14 +290,15 @@ class Imports:
         self._lock = threading.Lock()
         self._next = 1
 
-    def start(self, index: Index, uri: str, error_mode: Any) -> StartImportResponse:
+    def start(self, shard: LocalShard, settings: Settings, ledger: cost.UsageLedger, uri: str,
+              error_mode: Any) -> StartImportResponse:
         folder = local_folder(uri)
         mode = check_error_mode(error_mode)
-        index._check_writable()
+        shard.check_writable()
         with self._lock:
             job_id = str(self._next)
             self._next += 1
-            job = self._jobs[job_id] = ImportJob(index, job_id, uri, folder, mode)
+            job = self._jobs[job_id] = ImportJob(shard, settings, ledger, job_id, uri, folder, mode)
         job.thread.start()
         return StartImportResponse(job_id)
 

@@ -1,12 +1,13 @@
-"""Index builder: eventual consistency, i.e. writes reach the memtable ``apply_delay`` seconds later.
+"""Freshness: eventual consistency, i.e. writes reach the memtable ``apply_delay`` seconds later.
 
 In "strong" mode (the default) an index applies each write inline, right after logging it,
 so every read sees every acknowledged write. In "eventual" mode the write is logged and
 acknowledged, then queued here; a background thread applies queued writes in LSN order once
 they are ``apply_delay`` seconds old (arch_cost_spec §1.5 step 3). Reads report the
-namespace's ``max_indexed_lsn`` — the LSN applied so far — and ``Index.wait_for_lsn`` blocks
-until it reaches a given LSN. Requests that must read the current state first (update, update
-and delete by filter) make the builder catch up on that namespace before they run.
+namespace's ``max_indexed_lsn`` — the LSN applied so far — and ``LocalShard.wait_for_lsn``
+blocks until it reaches a given LSN. Requests that must read the current state first (update,
+update and delete by filter) make the builder catch up on that namespace before they run.
+The shard owns one builder in eventual mode and gives it its write lock.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from ..errors import InvalidArgumentError
-from .journal import apply_op
+from .errors import InvalidArgumentError
+from .journal import Op, apply_op
+from .lsn import Lsn
 
 if TYPE_CHECKING:
-    from ..namespace import Namespace
+    from .namespace import Namespace
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +44,13 @@ def check_freshness(consistency: Any, apply_delay: Any) -> tuple[str, float]:
 class IndexBuilder:
     """Applies one index's logged writes in the background, each ``apply_delay`` s after its ack."""
 
-    def __init__(self, index: Any, apply_delay: float) -> None:
-        self._index = index
+    def __init__(self, lock: threading.RLock, name: str, apply_delay: float,
+                 after_apply: Callable[[], None] = lambda: None) -> None:
+        self._lock = lock  # the shard's write lock
+        self._name = name
+        self._after_apply = after_apply  # runs with no lock held (the shard writes due checkpoints)
         self._apply_delay = apply_delay
-        self._queue: deque[tuple[float, Namespace, int, str, Any]] = deque()
+        self._queue: deque[tuple[float, Namespace, Lsn, Op]] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopped = False
@@ -65,12 +70,12 @@ class IndexBuilder:
     def _due(self) -> float | None:
         return None if not self._queue else self._queue[0][0] + self._apply_delay
 
-    def submit(self, ns: Namespace, lsn: int, op: str, payload: Any) -> None:
-        """Queue a logged write (the caller holds the index lock, so LSN order is queue order)."""
+    def submit(self, ns: Namespace, lsn: Lsn, op: Op) -> None:
+        """Queue a logged write (the caller holds the write lock, so LSN order is queue order)."""
         with self._cond:
-            self._queue.append((time.monotonic(), ns, lsn, op, payload))
+            self._queue.append((time.monotonic(), ns, lsn, op))
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=f"index-builder-{self._index.name}",
+                self._thread = threading.Thread(target=self._run, name=f"index-builder-{self._name}",
                                                 daemon=True)
                 self._thread.start()
             self._cond.notify_all()
@@ -89,28 +94,29 @@ class IndexBuilder:
                     self._cond.wait(None if due is None else due - now)
                 if self._stopped:
                     return
-            with self._index._lock:  # pop under the index lock too, so drain() never overtakes us
+            with self._lock:  # pop under the write lock too, so drain() never overtakes us
                 with self._cond:
                     if self._stopped:
                         return
                     due = self._due()
                     if due is None or due > time.monotonic():
                         continue
-                    _, ns, lsn, op, payload = self._queue.popleft()
-                self._apply(ns, lsn, op, payload)
+                    _, ns, lsn, op = self._queue.popleft()
+                self._apply(ns, lsn, op)
+            self._after_apply()
             with self._cond:
                 self._cond.notify_all()
 
-    def _apply(self, ns: Namespace, lsn: int, op: str, payload: Any) -> None:
+    def _apply(self, ns: Namespace, lsn: Lsn, op: Op) -> None:
         try:
-            apply_op(ns, lsn, op, payload)
+            apply_op(ns, lsn, op)
         except Exception as exc:  # noqa: BLE001 - keep building; the write stays in the log
             self.error = exc
             log.exception("the index builder of %r failed to apply LSN %d of namespace %r",
-                          self._index.name, lsn, ns.name)
+                          self._name, lsn, ns.name)
 
     def drain(self, ns: Namespace | None = None) -> None:
-        """Apply every queued write (of one namespace) now; the caller holds the index lock."""
+        """Apply every queued write (of one namespace) now; the caller holds the write lock."""
         with self._cond:
             if not self._queue:
                 return
@@ -118,8 +124,8 @@ class IndexBuilder:
             if not take:
                 return
             self._queue = deque(item for item in self._queue if not (ns is None or item[1] is ns))
-        for _, target, lsn, op, payload in take:
-            self._apply(target, lsn, op, payload)
+        for _, target, lsn, op in take:
+            self._apply(target, lsn, op)
         with self._cond:
             self._cond.notify_all()
 
