@@ -178,6 +178,27 @@ def test_sparse_index_with_match_terms_and_persistence(tmp_path):
     assert reopened.describe_index("restored").spec["embed"]["model"] == "pinecone-sparse-english-v0"
     assert restored.search("ns", query={"inputs": {"text": "pie recipes"}, "top_k": 1}).result.hits[0].id == "rec6"
     reopened.close()
+    again = toolkit.Client(path=path)  # the restored index's model was persisted with its config
+    assert again.describe_index("restored").spec["embed"]["model"] == "pinecone-sparse-english-v0"
+    assert again.Index("restored").search("ns", query={"inputs": {"text": "pie recipes"}, "top_k": 1}) \
+        .result.hits[0].id == "rec6"
+    again.close()
+
+
+def test_unknown_keywords_are_refused_naming_them(client, dense):
+    with pytest.raises(InvalidArgumentError) as info:
+        client.create_index_for_model("typo", "aws", "us-east-1", embed=EMBED, dimenson=384)
+    assert info.value.path == "dimenson" and not client.has_index("typo")
+    client.create_index_for_model("ok", "aws", "us-east-1", embed=EMBED, timeout=5, async_req=False)
+    with pytest.raises(InvalidArgumentError) as info:
+        dense.upsert_records("ns", RECORDS, batchsize=2)
+    assert info.value.path == "batchsize"
+    with pytest.raises(InvalidArgumentError) as info:
+        dense.search("ns", query={"inputs": {"text": "x"}, "top_k": 1}, include_metadata=True)
+    assert info.value.path == "include_metadata"
+    with pytest.raises(InvalidArgumentError) as info:
+        dense.search_records("ns", query={"inputs": {"text": "x"}, "top_k": 1}, topk=1)
+    assert info.value.path == "topk"
 
 
 def test_large_imports_embed_in_batches(client):

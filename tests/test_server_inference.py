@@ -99,3 +99,17 @@ def test_bad_requests_are_typed_400s_and_store_nothing(server, pc, index):
                                 "embed": {"model": "nope", "field_map": {"text": "t"}}})
     assert response.status_code == 400 and "embed.model" in response.json()["error"]["message"]
     assert "bad" not in [m.name for m in pc.list_indexes()]
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/embed", {"model": "llama-text-embed-v2", "inputs": [{"text": "x"}], "input_type": "query"}),
+    ("/rerank", {"model": "bge-reranker-v2-m3", "query": "q", "documents": ["d"], "topN": 1}),
+    ("/indexes/create-for-model", {"name": "extra", "cloud": "aws", "region": "us-east-1", "dimension": 384,
+                                   "embed": {"model": "llama-text-embed-v2", "field_map": {"text": "t"}}}),
+    ("/index/docs/records/namespaces/ns/search", {"query": {"inputs": {"text": "x"}, "top_k": 1}, "top_k": 1}),
+])
+def test_inference_routes_refuse_undocumented_fields(server, index, path, body):
+    response = httpx.post(f"{server.url}{path}", json=body)
+    assert response.status_code == 400, response.text
+    extra = {"/embed": "input_type", "/rerank": "topN", "/indexes/create-for-model": "dimension"}.get(path, "top_k")
+    assert f"unknown field {extra!r}" in response.text

@@ -57,8 +57,22 @@ def _ndjson_records(body: bytes) -> list[Any]:
     return records
 
 
-def _json(body: bytes) -> dict[str, Any]:
-    return wire.loads(body)
+def _json(body: bytes, fields: frozenset[str]) -> dict[str, Any]:
+    """Parse a JSON object body that may carry only the documented ``fields`` (others are a 400 naming them)."""
+    data = wire.loads(body)
+    if not isinstance(data, Mapping):
+        raise InvalidArgumentError("the request body must be a JSON object", path="body")
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise InvalidArgumentError(f"unknown field {unknown[0]!r}", path=unknown[0])
+    return dict(data)
+
+
+CREATE_FIELDS = frozenset({"name", "cloud", "region", "embed", "deletion_protection", "tags", "read_capacity",
+                           "schema"})
+SEARCH_FIELDS = frozenset({"query", "fields", "rerank"})
+EMBED_FIELDS = frozenset({"model", "inputs", "parameters"})
+RERANK_FIELDS = frozenset({"model", "query", "documents", "rank_fields", "return_documents", "top_n", "parameters"})
 
 
 def _namespace(request: Request, suffix: str) -> str:
@@ -113,11 +127,7 @@ def inference_routes(client: Any, config: Any, data_prefix: str, index_model: Ca
         return _base_url(request, config.public_url)
 
     def create_for_model(request: Request, body: bytes) -> tuple[int, Any]:
-        data = _json(body)
-        unknown = sorted(set(data) - {"name", "cloud", "region", "embed", "deletion_protection", "tags",
-                                      "read_capacity", "schema"})
-        if unknown:
-            raise InvalidArgumentError(f"unknown field {unknown[0]!r}", path=unknown[0])
+        data = _json(body, CREATE_FIELDS)
         for key in ("name", "cloud", "region", "embed"):
             if key not in data:
                 raise InvalidArgumentError(f"{key} is required", path=key)
@@ -136,23 +146,20 @@ def inference_routes(client: Any, config: Any, data_prefix: str, index_model: Ca
     def search(request: Request, body: bytes) -> tuple[int, Any]:
         index = client.Index(name=request.path_params["index"])
         namespace = _namespace(request, "/search")
-        data = _json(body)
-        unknown = sorted(set(data) - {"query", "fields", "rerank"})
-        if unknown:
-            raise InvalidArgumentError(f"unknown field {unknown[0]!r}", path=unknown[0])
+        data = _json(body, SEARCH_FIELDS)
         if not isinstance(data.get("query"), Mapping):
             raise InvalidArgumentError("query is required", path="query")
         result = index.search(namespace, query=data["query"], fields=data.get("fields"), rerank=data.get("rerank"))
         return 200, result.to_dict()
 
     def embed(request: Request, body: bytes) -> tuple[int, Any]:
-        data = _json(body)
+        data = _json(body, EMBED_FIELDS)
         if "model" not in data:
             raise InvalidArgumentError("model is required", path="model")
         return 200, inference.embed(data["model"], data.get("inputs"), data.get("parameters")).to_dict()
 
     def rerank(request: Request, body: bytes) -> tuple[int, Any]:
-        data = _json(body)
+        data = _json(body, RERANK_FIELDS)
         for key in ("model", "query", "documents"):
             if key not in data:
                 raise InvalidArgumentError(f"{key} is required", path=key)
