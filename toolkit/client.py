@@ -143,7 +143,9 @@ class Client:
             for stored in self._storage.load(self.builders):  # builders are made when an index needs them
                 self._indexes[stored.config.name] = self._open_index(stored.config, stored.journal)
                 self._meta[stored.config.name] = stored.meta
-        except BaseException:
+        except BaseException:  # a failed open leaves nothing running: no builder, no open log, no folder lock
+            for index in self._indexes.values():
+                index._shard.close()
             self._storage.close()
             raise
 
@@ -361,8 +363,8 @@ class Client:
         if not isinstance(key, str) or not key:
             raise InvalidArgumentError("backup_id must be a non-empty string", path="backup_id")
         models = self._storage.backups.models()
-        if any(m.backup_id == key for m in models):
-            return key
+        if any(m.backup_id == key for m in models) or key in self._storage.backups.damaged:
+            return key  # a damaged one too: describing it names the damage
         named = [m for m in models if m.name == key]
         if len(named) == 1:
             return named[0].backup_id

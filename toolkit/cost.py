@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -99,17 +100,52 @@ class _Batch:
                 for r, d, b in zip(self.records, self.distance_computations, self.bytes_scanned)]
 
 
-class UsageLedger:
-    """Every metered request of one index, in order; thread-safe appends."""
+DEFAULT_LEDGER_WINDOW = 10_000  # requests kept one by one; totals are kept for all of them
+_TOTALS = ("read_units", "read_units_reported", "write_units", "records", "distance_computations",
+           "bytes_scanned", "seconds", "embed_tokens", "rerank_units")
+_INT_TOTALS = ("requests", "read_units_reported", "write_units", "records", "distance_computations",
+               "bytes_scanned", "embed_tokens", "rerank_units")
 
-    def __init__(self) -> None:
-        self._entries: list[LedgerEntry | _Batch] = []
+
+class UsageLedger:
+    """Metered requests of one index: exact totals by (operation, namespace) since the start, and
+    the most recent ``window`` requests one by one; thread-safe appends.
+
+    A long-running server meters millions of requests, so memory is bounded: the totals are
+    one row per (operation, namespace) and older single requests fall out of the window
+    (``dropped`` counts them). ``summary()`` always covers every request.
+    """
+
+    def __init__(self, window: int = DEFAULT_LEDGER_WINDOW) -> None:
+        if type(window) is not int or window < 1:
+            raise ValueError("window must be a positive integer")
+        self.window = window
+        self._entries: deque[LedgerEntry | _Batch] = deque()
+        self._kept = 0  # requests in _entries (a batch holds several)
+        self.dropped = 0  # requests no longer kept one by one
+        self._totals: dict[tuple[str, str], list[float]] = {}
         self._lock = threading.Lock()
+
+    def _add(self, item: LedgerEntry | _Batch, template: LedgerEntry, n: int, records: int, distances: int,
+             scanned: int, seconds: float) -> None:
+        totals = self._totals.setdefault((template.operation, template.namespace), [0.0] * (len(_TOTALS) + 1))
+        for i, value in enumerate((n, n * template.read_units, n * template.read_units_reported,
+                                   n * template.write_units, records, distances, scanned, seconds,
+                                   n * template.embed_tokens, n * template.rerank_units)):
+            totals[i] += value
+        self._entries.append(item)
+        self._kept += n
+        while self._kept > self.window and len(self._entries) > 1:
+            old = self._entries.popleft()
+            count = len(old.records) if isinstance(old, _Batch) else 1
+            self._kept -= count
+            self.dropped += count
 
     def record(self, entry: LedgerEntry) -> None:
         """Append one request's usage."""
         with self._lock:
-            self._entries.append(entry)
+            self._add(entry, entry, 1, entry.records, entry.distance_computations, entry.bytes_scanned,
+                      entry.seconds)
 
     def record_batch(self, template: LedgerEntry, records: list[int], distance_computations: list[int],
                      bytes_scanned: list[int], started: float) -> None:
@@ -118,10 +154,11 @@ class UsageLedger:
         seconds = (time.perf_counter() - started) / max(1, len(records))
         batch = _Batch(template, records, distance_computations, bytes_scanned, seconds, time.time())
         with self._lock:
-            self._entries.append(batch)
+            self._add(batch, template, len(records), sum(records), sum(distance_computations), sum(bytes_scanned),
+                      seconds * len(records))
 
     def entries(self) -> list[LedgerEntry]:
-        """Return a copy of all entries so far (a batch's requests one by one)."""
+        """Return a copy of the recent entries (at most ``window``; a batch's requests one by one)."""
         with self._lock:
             stored = list(self._entries)
         out: list[LedgerEntry] = []
@@ -133,30 +170,16 @@ class UsageLedger:
         return out
 
     def frame(self) -> pd.DataFrame:
-        """Return one row per request."""
+        """Return one row per recent request (the last ``window``)."""
         columns = list(LedgerEntry.__dataclass_fields__)
         return pd.DataFrame([asdict(e) for e in self.entries()], columns=columns)
 
     def summary(self) -> pd.DataFrame:
-        """Return totals by operation and namespace (requests, units, true work, time)."""
-        frame = self.frame()
+        """Return totals by operation and namespace over every request (units, true work, time)."""
+        columns = ["operation", "namespace", "requests", *_TOTALS]
+        with self._lock:
+            rows = [[op, ns, *values] for (op, ns), values in sorted(self._totals.items())]
+        frame = pd.DataFrame(rows, columns=columns)
         if frame.empty:
-            return pd.DataFrame(
-                columns=["operation", "namespace", "requests", "read_units", "read_units_reported",
-                         "write_units", "records", "distance_computations", "bytes_scanned", "seconds",
-                         "embed_tokens", "rerank_units"]
-            )
-        grouped = frame.groupby(["operation", "namespace"], sort=True)
-        summary = grouped.agg(
-            requests=("operation", "size"),
-            read_units=("read_units", "sum"),
-            read_units_reported=("read_units_reported", "sum"),
-            write_units=("write_units", "sum"),
-            records=("records", "sum"),
-            distance_computations=("distance_computations", "sum"),
-            bytes_scanned=("bytes_scanned", "sum"),
-            seconds=("seconds", "sum"),
-            embed_tokens=("embed_tokens", "sum"),
-            rerank_units=("rerank_units", "sum"),
-        )
-        return summary.reset_index().astype({"requests": np.int64})
+            return frame
+        return frame.astype({name: np.int64 for name in _INT_TOTALS})

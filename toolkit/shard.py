@@ -238,8 +238,10 @@ class LocalShard:
         with self._write:
             if namespace in self._entries:
                 return False
-            self._adopt(self._new_namespace(namespace), self._journal.open_namespace(namespace))  # may refuse
-            return True
+            journal = self._journal.open_namespace(namespace)  # may refuse
+            self._adopt(self._new_namespace(namespace), journal)
+        journal.sync(None)  # durable before it is acknowledged, like a write (outside the lock)
+        return True
 
     def drop_namespace(self, namespace: str) -> int | None:
         """Delete a namespace and its storage; return its live record count (None: no such namespace)."""

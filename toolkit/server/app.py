@@ -22,6 +22,7 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterable, Mapping
 from urllib.parse import unquote
 
@@ -39,6 +40,7 @@ from ..records import MAX_UPSERT_BYTES
 from . import routes_more, wire
 from .errors import Plane, error_response, not_found_route, plane_of, unexpected, unsupported
 from .headers import lsn_headers, request_id
+from .limits import ServerLimits, read_with_deadline
 
 logger = logging.getLogger("toolkit.server")
 
@@ -65,6 +67,9 @@ class ServerConfig:
     close_client: bool = False  # close the client on shutdown (when the app created it)
     description: str = "in memory"
     index_hosts: Any = None  # index_hosts.IndexHosts: per-index ports serving REST + gRPC
+    limits: ServerLimits = field(default_factory=ServerLimits)
+    # folders whose files imports may read over the wire (toolkit.confine); empty: imports are off
+    import_roots: tuple[Path, ...] = ()
 
 
 @dataclass
@@ -137,7 +142,7 @@ class Handlers:
 
     def query(self, call: Call) -> Result:
         index = self._index(call)
-        kwargs = wire.pick(call.json(), wire.QUERY_FIELDS)
+        kwargs = wire.pick(call.json(), wire.QUERY_FIELDS, wire.IGNORED_FIELDS["query"])
         resp = index.query(**kwargs)
         committed, _ = index.lsns(kwargs.get("namespace"))
         return 200, wire.query_response(resp), lsn_headers(committed, resp.max_indexed_lsn)
@@ -172,7 +177,7 @@ class Handlers:
         namespace = wire.query_params_one(q, "namespace")
         resp = index.list_paginated(
             prefix=wire.query_params_one(q, "prefix"),
-            limit=wire.query_params_one(q, "limit", wire.int_param),
+            limit=wire.query_params_one(q, "limit", wire.limit_param),
             pagination_token=token,
             namespace=namespace,
         )
@@ -189,7 +194,7 @@ class Handlers:
         index = self._index(call)
         q = call.query
         resp = index.list_namespaces_paginated(
-            limit=wire.query_params_one(q, "limit", wire.int_param),
+            limit=wire.query_params_one(q, "limit", wire.limit_param),
             pagination_token=wire.pagination_token(q),
             prefix=wire.query_params_one(q, "prefix"),
         )
@@ -220,8 +225,9 @@ class Handlers:
 # -- plumbing --------------------------------------------------------------------------------
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """Read the body, refusing (with a 400) one over ``limit`` bytes, before anything is parsed."""
+async def read_body(request: Request, limit: int, limits: ServerLimits | None = None) -> bytes:
+    """Read the body, refusing (with a 400) one over ``limit`` bytes, before anything is parsed,
+    and (with a 408) one that does not arrive within ``limits``' deadlines."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -233,7 +239,7 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise _too_large(size, limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in read_with_deadline(request.stream(), limits or ServerLimits()):
         size += len(chunk)
         if size > limit:
             await _drain(request, limit, size)
@@ -290,7 +296,11 @@ def _raw_namespace(request: Request) -> str:
         marker = "/namespaces/"
         at = text.find(marker)
         if at >= 0:
-            return unquote(text[at + len(marker):], encoding="utf-8", errors="strict")
+            try:
+                return unquote(text[at + len(marker):], encoding="utf-8", errors="strict")
+            except UnicodeDecodeError:
+                raise InvalidArgumentError("the namespace in the path is not UTF-8 once percent-decoded",
+                                           path="namespace") from None
     return request.path_params.get("ns", "")
 
 
@@ -301,7 +311,7 @@ def _endpoint(method: Callable[[Call], Result], plane: Plane, limit: int, config
         try:
             body = b""
             if request.method in ("POST", "PATCH", "PUT"):
-                body = await read_body(request, limit)
+                body = await read_body(request, limit, config.limits)
                 if body and not body.isspace():
                     _check_json_content_type(request.headers.get("content-type"))
             call = Call(request.method, request.url.path, dict(request.path_params), request.query_params, body,
@@ -334,6 +344,14 @@ def _unsupported(what: str) -> Callable[[Request], Any]:
                               {"x-pinecone-request-id": request_id()})
 
     return endpoint
+
+
+class MethodNotAllowedError(InvalidArgumentError):
+    """A route exists but not for this method (HTTP 405, with a 405 body)."""
+
+    status = 405
+    code = "METHOD_NOT_ALLOWED"
+    grpc_code = 12  # UNIMPLEMENTED: the RPC does not exist
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "*.localhost", "::1")
@@ -400,7 +418,8 @@ def create_app(
     max_body: int = DEFAULT_MAX_BODY,
     close_client: bool | None = None,
     index_hosts: Any = None,
-    import_roots: Iterable[str] = (),
+    limits: ServerLimits | None = None,
+    import_roots: Iterable[str | Path] = (),
 ) -> Starlette:
     """Return the ASGI app serving ``client`` (or a new ``toolkit.Client(path=path)``).
 
@@ -412,8 +431,13 @@ def create_app(
     any; the CLI passes the loopback names when it binds loopback). A client the app creates is closed on shutdown; one passed in
     is left to its owner unless ``close_client=True``. ``index_hosts``: an ``IndexHosts`` giving
     each index its own port for REST + gRPC (started and stopped with the app; see index_hosts).
-    ``import_roots``: folders bulk imports may read over the wire (none: imports answer 403).
+    ``limits``: body deadlines (the CLI also passes its header timeout and connection cap to
+    uvicorn). ``import_roots``: the folders imports may read over the wire (``toolkit.confine``);
+    none by default, so bulk imports answer 403.
     """
+    from ..confine import resolve_roots
+
+    roots = resolve_roots(import_roots)
     options = dict(client_options or {})
     description = "in memory (data is lost on exit)" if path is None else f"persistent at {path}"
     description += "".join(f", {k}={v}" for k, v in options.items())
@@ -424,7 +448,8 @@ def create_app(
         close_client = True if close_client is None else close_client
     config = ServerConfig(api_key=api_key or None, public_url=public_url, max_upsert_body=max_upsert_body,
                           max_body=min(max_body, max_upsert_body), close_client=bool(close_client),
-                          description=description, index_hosts=None if public_url else index_hosts)
+                          description=description, index_hosts=None if public_url else index_hosts,
+                          limits=limits or ServerLimits(), import_roots=roots)
     h = Handlers(client, config.index_hosts)
 
     def route(path: str, method: Callable[[Call], Result], methods: Iterable[str], plane: Plane,
@@ -452,7 +477,7 @@ def create_app(
         route(f"{d}/namespaces/{{ns:path}}", h.describe_namespace, ["GET"], "data", namespace_in_path=True),
         route(f"{d}/namespaces/{{ns:path}}", h.delete_namespace, ["DELETE"], "data", namespace_in_path=True),
     ]
-    routes += routes_more.routes(routes_more.MoreHandlers(client, tuple(import_roots)), route, DATA_PREFIX)
+    routes += routes_more.routes(routes_more.MoreHandlers(client, config.import_roots), route, DATA_PREFIX)
     # integrated inference: create-for-model, records upsert/search, embed, rerank, models
     from .routes_inference import inference_routes
 
@@ -463,10 +488,11 @@ def create_app(
         plane = plane_of(request.url.path)
         headers = {"x-pinecone-request-id": request_id()}
         if exc.status_code == 405:
-            err: ToolkitError = InvalidArgumentError(f"method {request.method} is not allowed on {request.url.path}")
-            response = error_response(err, plane, headers)
-            response.status_code = 405
-            return response
+            err: ToolkitError = MethodNotAllowedError(f"method {request.method} is not allowed on {request.url.path}")
+            allow = (exc.headers or {}).get("Allow") or (exc.headers or {}).get("allow")
+            if allow:
+                headers["allow"] = allow
+            return error_response(err, plane, headers)
         if exc.status_code == 404:
             return error_response(not_found_route(request.method, request.url.path), plane, headers)
         err = InvalidArgumentError(str(exc.detail))
@@ -496,6 +522,7 @@ def create_app(
                     logger.info("client closed%s", "; every acknowledged write is on disk" if path else "")
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
+    app.router.redirect_slashes = False  # DELETE /indexes/ is a 404, never a redirect to another method's target
     hosts = None if allowed_hosts is None else tuple(h.lower() for h in allowed_hosts)
     if config.api_key is not None or hosts is not None:
         app.add_middleware(GuardMiddleware, api_key=config.api_key, allowed_hosts=hosts)

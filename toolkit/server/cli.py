@@ -58,14 +58,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="index ports also accept TLS with this certificate (chain) — for SDKs whose gRPC "
                              "client always dials TLS; clients must trust its CA (e.g. SSL_CERT_FILE)")
     parser.add_argument("--tls-key", default=None, metavar="PEM", help="the private key of --tls-cert")
-    parser.add_argument("--import-root", action="append", default=[], metavar="DIR",
-                        help="a folder bulk imports (start_import) may read over the wire; repeatable. "
-                             "Without it imports answer 403")
     parser.add_argument("--http", choices=["h11", "httptools"], default="h11",
-                        help="HTTP/1.1 parser: h11 (default; caps the request head at 2 MB) or httptools "
-                             "(faster, C; no head cap; needs the httptools package)")
+                        help="HTTP/1.1 parser: h11 (default; caps the request head at 2 MB and enforces "
+                             "--header-timeout) or httptools (faster, C; neither; needs the httptools package)")
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
                         help="event loop (auto: uvloop when installed, else asyncio)")
+    parser.add_argument("--import-root", action="append", default=[], metavar="DIR",
+                        help="a folder whose files imports may read over the wire (repeatable; default: none, "
+                             "so imports over the wire are off); symlinks and .. are resolved first")
+    parser.add_argument("--header-timeout", type=float, default=None, metavar="SECONDS",
+                        help="close a connection whose request line and headers take longer (default 10)")
+    parser.add_argument("--body-timeout", type=float, default=None, metavar="SECONDS",
+                        help="answer 408 to a request body that takes longer in all (default 60)")
+    parser.add_argument("--max-connections", type=int, default=None,
+                        help="connections served at once; more get a 503 (default 512)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     parser.add_argument("--access-log", action="store_true", help="log every request")
 
@@ -92,6 +98,7 @@ def build_app(args: argparse.Namespace) -> Any:
     """Return the ASGI app the options describe (raises ToolkitError on bad options)."""
     from ..errors import InvalidArgumentError
     from .app import DEFAULT_MAX_UPSERT_BODY, create_app
+    from .limits import ServerLimits
 
     api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV) or None
     max_upsert = DEFAULT_MAX_UPSERT_BODY if args.max_body_mb is None else int(args.max_body_mb * 1_000_000)
@@ -106,9 +113,15 @@ def build_app(args: argparse.Namespace) -> Any:
         options["consistency"] = args.consistency
     if args.apply_delay is not None:
         options["apply_delay"] = args.apply_delay
+    given = {name: getattr(args, name, None) for name in ("header_timeout", "body_timeout", "max_connections")}
+    try:
+        limits = ServerLimits(**{k: v for k, v in given.items() if v is not None})
+    except ValueError as exc:
+        raise InvalidArgumentError(str(exc), path="limits") from None
     return create_app(path=args.path, api_key=api_key, public_url=args.public_url, max_upsert_body=max_upsert,
+                      limits=limits, import_roots=getattr(args, "import_root", None) or (),
                       client_options=options, allowed_hosts=allowed_hosts(args.host, args.public_url),
-                      index_hosts=_index_hosts(args, max_upsert), import_roots=getattr(args, "import_root", []))
+                      index_hosts=_index_hosts(args, max_upsert))
 
 
 def _index_hosts(args: argparse.Namespace, max_message_bytes: int) -> Any:
@@ -131,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import ToolkitError
     from .app import MAX_REQUEST_HEAD_BYTES
+    from .limits import uvicorn_options
 
     _configure_logging(args.log_level)
     log = logging.getLogger("toolkit.server")
@@ -146,8 +160,8 @@ def run(args: argparse.Namespace) -> int:
     config = uvicorn.Config(
         app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log,
         lifespan="on", timeout_graceful_shutdown=30, server_header=False,
-        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES, http=getattr(args, "http", "h11"),
-        loop=getattr(args, "loop", "auto"),
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES, loop=getattr(args, "loop", "auto"),
+        **uvicorn_options(app.state.config.limits, getattr(args, "http", "h11")),
     )
     server = uvicorn.Server(config)
     server.run()  # handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown

@@ -62,9 +62,7 @@ def _json(body: bytes, fields: frozenset[str]) -> dict[str, Any]:
     data = wire.loads(body)
     if not isinstance(data, Mapping):
         raise InvalidArgumentError("the request body must be a JSON object", path="body")
-    unknown = sorted(set(data) - fields)
-    if unknown:
-        raise InvalidArgumentError(f"unknown field {unknown[0]!r}", path=unknown[0])
+    wire.check_keys(data, fields)
     return dict(data)
 
 
@@ -98,7 +96,7 @@ def inference_routes(client: Any, config: Any, data_prefix: str, index_model: Ca
             try:
                 body = b""
                 if request.method == "POST":
-                    body = await read_body(request, limit)
+                    body = await read_body(request, limit, config.limits)  # size and arrival deadlines
                     if body and not body.isspace():
                         media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
                         if not (ndjson and media in _NDJSON):

@@ -19,12 +19,11 @@ with import roots (``--import-root``), and a URI must resolve inside one of them
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
-from urllib.parse import unquote, urlsplit
 
-from ..errors import ForbiddenError, InvalidArgumentError
+from ..confine import confine
+from ..errors import InvalidArgumentError
 from . import wire
 
 Result = tuple[int, Any, dict[str, str]]
@@ -47,34 +46,10 @@ def _import_json(model: Any) -> dict[str, Any]:
     return out
 
 
-def local_path_of(uri: str) -> Path:
-    """The local path a ``file://`` URI or plain path names (other schemes are refused)."""
-    parts = urlsplit(uri)
-    if parts.scheme in ("", "file"):
-        if parts.scheme == "file" and parts.netloc not in ("", "localhost"):
-            raise InvalidArgumentError(f"file URIs must be local, got host {parts.netloc!r}", path="uri")
-        return Path(unquote(parts.path) if parts.scheme else uri)
-    raise InvalidArgumentError(f"only local file:// URIs can be imported here, got {parts.scheme}://",
-                               path="uri")
-
-
-def confine(uri: str, roots: Sequence[str]) -> str:
-    """Return ``uri`` if it resolves (symlinks and ``..`` first) inside one of ``roots``; else 403."""
-    if not roots:
-        raise ForbiddenError("imports over the wire are off on this server; start it with --import-root DIR",
-                             path="uri")
-    target = Path(os.path.realpath(local_path_of(uri)))
-    for root in roots:
-        base = Path(os.path.realpath(root))
-        if target == base or base in target.parents:
-            return str(target)
-    raise ForbiddenError(f"{uri!r} is outside the import roots this server was started with", path="uri")
-
-
 class MoreHandlers:
     """Handlers for the routes above, over one ``toolkit.Client``."""
 
-    def __init__(self, client: Any, import_roots: Sequence[str] = (),
+    def __init__(self, client: Any, import_roots: Sequence[Path] = (),
                  index_model: Callable[[Any, Any], dict[str, Any]] | None = None) -> None:
         self.client = client
         self.import_roots = tuple(import_roots)
@@ -123,7 +98,7 @@ class MoreHandlers:
         body = call.json()
         if body.get("uri") is None:
             raise InvalidArgumentError("is required", path="uri")
-        uri = confine(wire.as_str(body["uri"], "uri"), self.import_roots)
+        uri = str(confine(wire.as_str(body["uri"], "uri"), self.import_roots))  # the path that was checked
         mode = "continue"
         if body.get("errorMode") is not None:
             error_mode = wire.as_object(body["errorMode"], "errorMode")

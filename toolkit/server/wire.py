@@ -4,8 +4,10 @@ to toolkit keyword arguments, and toolkit responses back to JSON.
 Every request field is type-checked here before the toolkit sees it, so a wrong JSON type
 becomes a 400 that names the field instead of a surprise deeper down. JSON ``null`` means
 "absent" (the proto3 JSON rule). Both spellings of a data-plane key are accepted
-(``topK``/``top_k``), as the reference service's JSON mapping does; unknown keys are ignored
-so newer SDKs keep working. Facts: /work/shared/spec/sdk_wire.md §2-§4.
+(``topK``/``top_k``), as the reference service's JSON mapping does. A data-plane key that no
+documented API version defines is refused with a 400 naming it (a misspelling must not pass
+silently); keys a version defines that the toolkit does not model are accepted and ignored
+(``IGNORED_FIELDS``, listed in the README). Facts: /work/shared/spec/sdk_wire.md §2-§4.
 """
 
 from __future__ import annotations
@@ -120,10 +122,10 @@ def as_str(value: Any, path: str) -> str:
 
 
 def as_int(value: Any, path: str) -> int:
-    if type(value) is not int:
-        if type(value) is float and value.is_integer():
-            return int(value)  # proto3 JSON allows 5.0 for an integer field
-        raise _wrong(path, "an integer", value)
+    if type(value) is not int:  # 1.0 is refused too: every SDK sends integers as integers
+        raise InvalidArgumentError(f"must be an integer, got {_json_type(value)} {_short(value)}"
+                                   if type(value) is float else f"must be an integer, got {_json_type(value)}",
+                                   path=path)
     return value
 
 
@@ -209,8 +211,22 @@ def _refuse(value: Any, path: str) -> Any:
 Checker = Callable[[Any, str], Any]
 
 
-def pick(body: Mapping[str, Any], fields: Mapping[str, tuple[str, Checker]]) -> dict[str, Any]:
-    """Map wire keys (either spelling) to checked keyword arguments; null means absent."""
+def check_keys(body: Mapping[str, Any], known: Any, ignored: frozenset[str] = frozenset(), where: str = "") -> None:
+    """Refuse a key that is neither ``known`` nor documented-but-``ignored`` (400 naming it)."""
+    for key in body:
+        if key not in known and key not in ignored:
+            expected = sorted(k for k in known if "_" not in k) or sorted(known)
+            raise InvalidArgumentError(f"unknown field {str(key)[:60]!r}; expected one of {expected}",
+                                       path=f"{where}{str(key)[:60]}")
+
+
+def pick(body: Mapping[str, Any], fields: Mapping[str, tuple[str, Checker]],
+         ignored: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Map wire keys (either spelling) to checked keyword arguments; null means absent.
+
+    An unknown key is a 400; one in ``ignored`` (documented, not modelled here) is dropped.
+    """
+    check_keys(body, fields, ignored)
     out: dict[str, Any] = {}
     seen: dict[str, str] = {}
     for key, value in body.items():
@@ -262,11 +278,22 @@ DELETE_FIELDS: dict[str, tuple[str, Checker]] = {
 
 STATS_FIELDS: dict[str, tuple[str, Checker]] = {"filter": ("filter", as_object)}
 
+UPSERT_KEYS = frozenset({"vectors", "namespace"})
+
+# Keys a documented API version defines that the toolkit accepts and ignores (README: "Wire
+# fields the server ignores"): 2025-10 query tuning knobs for dedicated read capacity.
+IGNORED_FIELDS: dict[str, frozenset[str]] = {
+    "query": frozenset({"scanFactor", "scan_factor", "maxCandidates", "max_candidates"}),
+}
+
+MAX_LIST_LIMIT = 1000  # SDK 7.3.0 sends 1000; pages hold at most 100 and carry a token for the rest
+
 _RECORD_KEYS = {"id", "values", "sparseValues", "sparse_values", "metadata"}
 
 
 def upsert_request(body: Mapping[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
     """Return (records for ``Index.upsert``, namespace) from ``{"vectors": [...], "namespace"?}``."""
+    check_keys(body, UPSERT_KEYS)
     vectors = body.get("vectors")
     if vectors is None:
         raise InvalidArgumentError("is required: an array of 1 to 1000 records", path="vectors")
@@ -323,6 +350,14 @@ def int_param(value: str, path: str) -> int:
         return int(value.strip())
     except ValueError:
         raise InvalidArgumentError(f"must be an integer, got {value[:40]!r}", path=path) from None
+
+
+def limit_param(value: str, path: str) -> int:
+    """A page ``limit``: 1..1000 (pages hold at most 100; the rest follows the pagination token)."""
+    limit = int_param(value, path)
+    if not 1 <= limit <= MAX_LIST_LIMIT:
+        raise InvalidArgumentError(f"must be between 1 and {MAX_LIST_LIMIT}, got {_short(limit)}", path=path)
+    return limit
 
 
 # -- data plane: responses ---------------------------------------------------------------------

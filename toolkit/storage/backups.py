@@ -12,18 +12,22 @@ everything applied when it was taken (in eventual mode: up to each namespace's m
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import threading
 import uuid
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Protocol
 
 from ..display import DisplayMixin
-from ..errors import NotFoundError
+from ..errors import DataLossError, NotFoundError
 from ..segment import Rows
 from .files import fsync_dir, read_checked_json, remove_tree, write_checked_json
 from .slabfile import read_rows_dir, write_rows_dir
+
+log = logging.getLogger(__name__)
 
 
 def now_iso() -> str:
@@ -114,7 +118,9 @@ def model_for(backup_id: str, name: str | None, description: str | None, index_n
 
 
 class BackupStore(Protocol):
-    """Where a client keeps its backups."""
+    """Where a client keeps its backups (``damaged``: the ids the last ``models()`` skipped as damaged)."""
+
+    damaged: list[str]
 
     def save(self, model: BackupModel, snapshot: Snapshot) -> None: ...
 
@@ -133,6 +139,7 @@ class MemoryBackups:
     def __init__(self) -> None:
         self._items: dict[str, tuple[BackupModel, Snapshot]] = {}
         self._lock = threading.Lock()
+        self.damaged: list[str] = []  # nothing in memory is ever damaged
 
     def save(self, model: BackupModel, snapshot: Snapshot) -> None:
         with self._lock:
@@ -165,6 +172,7 @@ class DiskBackups:
     def __init__(self, root: Path, storage: Any) -> None:
         self.root = root
         self._storage = storage
+        self.damaged: list[str] = []  # backup ids the last listing skipped as damaged
 
     def save(self, model: BackupModel, snapshot: Snapshot) -> None:
         self._storage.check_writable()
@@ -185,16 +193,26 @@ class DiskBackups:
         path = self.root / str(backup_id) / "backup.json"
         if "/" in str(backup_id) or str(backup_id).startswith(".") or not path.parent.is_dir():
             raise NotFoundError(f"backup {backup_id!r} not found", path="backup_id")
-        return read_checked_json(path)
+        try:
+            return read_checked_json(path)
+        except FileNotFoundError:  # saves are renamed into place whole: a folder without it is damaged
+            raise DataLossError(f"missing file {path}") from None
 
     def models(self) -> list[BackupModel]:
-        out = []
+        """Return the healthy backups; a damaged one is skipped with a warning naming it (``damaged``)."""
+        out, damaged = [], []
         for directory in sorted(self.root.iterdir()):
             if directory.is_dir() and not directory.name.startswith("."):
                 try:
                     out.append(BackupModel(**self._info(directory.name)["model"]))
-                except (FileNotFoundError, NotFoundError):
+                except NotFoundError:
                     continue
+                except (DataLossError, KeyError, TypeError) as exc:  # damaged, or not a backup.json at all
+                    damaged.append(directory.name)
+                    message = f"skipping damaged backup {directory / 'backup.json'}: {exc}"
+                    log.warning(message)
+                    warnings.warn(message, RuntimeWarning, stacklevel=3)
+        self.damaged = damaged
         return out
 
     def model(self, backup_id: str) -> BackupModel:

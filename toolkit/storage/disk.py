@@ -2,9 +2,11 @@
 
     <folder>/toolkit.json                      format marker (checksummed JSON)
     <folder>/LOCK                              the writer's flock (holds its pid)
-    <folder>/indexes/<index>/index.json        config, deletion protection, tags (replaced atomically)
+    <folder>/indexes/<index>/index.json        config, deletion protection, tags, namespace folders (replaced
+                                               atomically)
     <folder>/indexes/<index>/namespaces/<id>/  one directory per namespace (ids are never reused)
-        MANIFEST                               name, checkpoint LSN, live slabs + their CRCs, masks file
+        MANIFEST                               name, checkpoint LSN, durable LSN, live slabs + their CRCs,
+                                               masks file
         masks-<generation>.npz                 packed live masks of the slabs that have dead rows
         slabs/<n>/                             immutable slab directories (see slabfile.py)
         log/<first lsn>.log                    request-log segments (see log.py)
@@ -18,6 +20,13 @@ exactly "every write up to max_indexed_lsn", which becomes the checkpoint LSN an
 segments it covers are deleted. Reopening loads the manifest's slabs, applies the masks and
 replays the log records after the checkpoint LSN. Masks written after the checkpoint LSN are
 safe to load before the replay: a dead row stays dead, and replaying a kill is idempotent.
+
+Silent loss is named at open (DataLossError): index.json lists the namespace folders (a new
+one from its first sync or checkpoint, so before any write to it is acknowledged; a dropped
+one before its folder goes), so a listed folder that is missing is loss and an unlisted one
+is a crash leftover, removed. MANIFEST's ``durable_lsn`` (written at checkpoints, after a log
+fsync, and at a clean close — never per write) is a high-water mark: a log that ends before
+it lost segments or was cut at a record boundary. A torn tail lowers it once, with a warning.
 """
 
 from __future__ import annotations
@@ -30,12 +39,12 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
 from ..engine import SlabBuilder
-from ..errors import DataLossError, InternalError, InvalidArgumentError, NotFoundError
+from ..errors import DataLossError, FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError
 from ..index_config import IndexConfig
 from ..journal import Checkpoint, Journal, Op, Recovered, StoredIndex
 from ..journal import Ticket as JournalTicket
@@ -56,6 +65,7 @@ from .lock import LOCK_FILE, FolderLock
 from .log import NamespaceLog, Ticket, read_log
 from .memory import MemoryStorage
 from .slabfile import load_slab, slab_info, write_rows_dir
+
 log = logging.getLogger(__name__)
 
 FORMAT_FILE = "toolkit.json"
@@ -81,33 +91,59 @@ class DiskStorage(MemoryStorage):
         self.read_only = read_only
         self._lock: FolderLock | None = None
         self._stores: dict[str, IndexStore] = {}
-        if self.root.exists() and not self.root.is_dir():
-            raise InvalidArgumentError(f"{str(self.root)!r} is a file; a database is a folder", path="path")
-        if read_only:
-            if not (self.root / FORMAT_FILE).is_file():
-                raise NotFoundError(f"no toolkit database at {str(self.root)!r} to open read-only", path="path")
-        else:
-            self.root.mkdir(parents=True, exist_ok=True)
-            self._lock = FolderLock(self.root)
-            try:
-                self._prepare_folder()
-            except BaseException:
-                self._lock.release()
-                raise
-        info = read_checked_json(self.root / FORMAT_FILE)
-        if info.get("format") != FORMAT:
-            raise InvalidArgumentError(f"{self.root} holds format {info.get('format')!r}, expected {FORMAT!r}",
-                                       path="path")
+        if not str(path):
+            raise InvalidArgumentError("path is empty; give the database folder (None: in memory)", path="path")
+        try:
+            self._open(read_only)
+        except BaseException:
+            self._release_lock()
+            raise
         self.backups = DiskBackups(self.root / "backups", self)
+
+    def _open(self, read_only: bool) -> None:
+        """Check the folder, then (writer) lock and prepare it; write nothing into a folder refused."""
+        try:
+            if self.root.exists() and not self.root.is_dir():
+                raise InvalidArgumentError(f"{str(self.root)!r} is a file; a database is a folder", path="path")
+            if read_only:
+                if not (self.root / FORMAT_FILE).is_file():
+                    raise NotFoundError(f"no toolkit database at {str(self.root)!r} to open read-only", path="path")
+            else:
+                self._refuse_foreign_folder()
+                self.root.mkdir(parents=True, exist_ok=True)
+                self._lock = FolderLock(self.root)
+                self._prepare_folder()
+            info = read_checked_json(self.root / FORMAT_FILE)
+        except OSError as exc:  # a permission, a /proc folder, a full disk: never a raw OS error
+            raise FailedPreconditionError(
+                f"cannot open the database folder {str(self.root)!r}: {exc.strerror or exc}"
+                + (f" ({exc.filename})" if exc.filename else ""), path="path") from None
+        if not isinstance(info, dict) or info.get("format") != FORMAT:
+            got = info.get("format") if isinstance(info, dict) else info
+            raise InvalidArgumentError(f"{self.root} holds format {got!r}, expected {FORMAT!r}", path="path")
+
+    def _refuse_foreign_folder(self) -> None:
+        """Refuse an existing folder that holds files but no database, before the lock is taken."""
+        if not self.root.is_dir() or (self.root / FORMAT_FILE).exists():
+            return
+        others = [p.name for p in self.root.iterdir() if p.name not in (LOCK_FILE, f".{FORMAT_FILE}.tmp")]
+        if "indexes" in others and (self.root / "indexes").is_dir():
+            raise DataLossError(f"missing file {self.root / FORMAT_FILE}: the folder holds indexes/ but no "
+                                "format marker")
+        if others:
+            raise InvalidArgumentError(
+                f"{str(self.root)!r} is not empty and is not a toolkit database (found {sorted(others)[:5]})",
+                path="path")
+
+    def _release_lock(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def _prepare_folder(self) -> None:
         marker = self.root / FORMAT_FILE
         if not marker.exists():
-            others = [p.name for p in self.root.iterdir() if p.name not in (LOCK_FILE, f".{FORMAT_FILE}.tmp")]
-            if others:
-                raise InvalidArgumentError(
-                    f"{str(self.root)!r} is not empty and is not a toolkit database (found {sorted(others)[:5]})",
-                    path="path")
+            self._refuse_foreign_folder()  # again, under the lock: another writer may have raced us
             for sub in ("indexes", "backups", "trash"):
                 (self.root / sub).mkdir(exist_ok=True)
             fsync_dir(self.root)
@@ -122,7 +158,26 @@ class DiskStorage(MemoryStorage):
 
     # -- client seams ------------------------------------------------------------------------
     def load(self, builders: Callable[[], Mapping[str, type[SlabBuilder]]]) -> list[StoredIndex]:
-        """Read every stored index: config and meta, then its namespaces' slabs, masks and log tails."""
+        """Read every stored index: config and meta, then its namespaces' slabs, masks and log tails.
+
+        A failed load leaves nothing open: the logs read so far are closed and the folder lock
+        released, so the folder can be repaired and opened again; an OS error is a DataLossError
+        naming the file.
+        """
+        try:
+            return self._load_all(builders)
+        except BaseException as exc:
+            for store in self._stores.values():
+                store.close()
+            self._stores.clear()
+            self._release_lock()
+            if isinstance(exc, FileNotFoundError):
+                raise DataLossError(f"missing file {exc.filename}") from None
+            if isinstance(exc, OSError):
+                raise DataLossError(f"cannot read {exc.filename or self.root}: {exc.strerror or exc}") from None
+            raise
+
+    def _load_all(self, builders: Callable[[], Mapping[str, type[SlabBuilder]]]) -> list[StoredIndex]:
         folder = self.root / "indexes"
         out = []
         for index_dir in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
@@ -157,8 +212,9 @@ class DiskStorage(MemoryStorage):
             raise DataLossError(f"missing index file {index_dir / INDEX_FILE}") from None
         config = config_from_dict(info["config"])
         store = IndexStore(self, config, index_dir, info["meta"])
+        listed = info.get("namespaces")  # absent in folders written before the list existed
         try:
-            store.read(builders)
+            store.read(builders, None if listed is None else set(listed))
         except BaseException:
             store.close()
             raise
@@ -178,7 +234,7 @@ class DiskStorage(MemoryStorage):
         tmp = self.root / "indexes" / f".tmp-{config.name}"
         remove_tree(tmp)
         (tmp / "namespaces").mkdir(parents=True)
-        write_checked_json(tmp / INDEX_FILE, _index_info(config, meta))
+        write_checked_json(tmp / INDEX_FILE, _index_info(config, meta, ()))
         fsync_dir(tmp / "namespaces")
         fsync_dir(tmp)
         os.replace(tmp, final)
@@ -188,9 +244,7 @@ class DiskStorage(MemoryStorage):
 
     def meta_changed(self, config: IndexConfig, meta: Mapping[str, Any]) -> None:
         self.check_writable()
-        store = self._store(config.name)
-        write_checked_json(store.directory / INDEX_FILE, _index_info(config, meta))
-        store.meta = dict(meta)
+        self._store(config.name).meta_changed(meta)
 
     def index_deleted(self, name: str) -> None:
         self.check_writable()
@@ -208,16 +262,18 @@ class DiskStorage(MemoryStorage):
 
     def close(self) -> None:
         for store in self._stores.values():
-            store.close()
+            store.close()  # the shards closed their journals already (under their write locks)
+            if not self.read_only and not self.closed:
+                store.record_high_water()  # here, with no shard lock held
         self._stores.clear()
         super().close()
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
+        self._release_lock()
 
 
-def _index_info(config: IndexConfig, meta: Mapping[str, Any]) -> dict[str, Any]:
-    return {"format": "toolkit.index/1", "config": config_to_dict(config), "meta": plain(meta)}
+def _index_info(config: IndexConfig, meta: Mapping[str, Any], namespaces: Iterable[str]) -> dict[str, Any]:
+    # "namespaces" lists the namespace folders that must exist, so a vanished one is named at open
+    return {"format": "toolkit.index/1", "config": config_to_dict(config), "meta": plain(meta),
+            "namespaces": sorted(namespaces)}
 
 
 class IndexStore:
@@ -233,7 +289,35 @@ class IndexStore:
         self._next_ns = 1
         self._recovered: list[Recovered] = []
         self._namespace_stores: list[NamespaceStore] = []
-        self._lock = threading.Lock()  # guards the list of namespace stores and index.json
+        self.ns_dirs: set[str] = set()  # the namespace folders index.json lists
+        self._lock = threading.RLock()  # guards the list of namespace stores and index.json
+
+    def _write_index_file(self) -> None:
+        """Replace index.json: config, meta and the list of namespace folders (call with ``_lock``)."""
+        write_checked_json(self.directory / INDEX_FILE, _index_info(self.config, self.meta, self.ns_dirs))
+        self.saved_config = self.config
+
+    def meta_changed(self, meta: Mapping[str, Any]) -> None:
+        """Store the index's new deletion protection or tags."""
+        with self._lock:
+            self.meta = dict(meta)
+            self._write_index_file()
+
+    def list_namespace(self, store: NamespaceStore) -> None:
+        """List a new namespace's folder in index.json, before any write to it is acknowledged."""
+        with self._lock:
+            if store.listed or store.dropped:
+                return
+            self.ns_dirs.add(store.directory.name)
+            self._write_index_file()
+            store.listed = True
+
+    def unlist_namespace(self, store: NamespaceStore) -> None:
+        """Remove a namespace's folder from index.json (before the folder goes, so a crash leaves no hole)."""
+        with self._lock:
+            if store.directory.name in self.ns_dirs:
+                self.ns_dirs.discard(store.directory.name)
+                self._write_index_file()
 
     # -- Journal -------------------------------------------------------------------------------
     def check_writable(self) -> None:
@@ -254,7 +338,10 @@ class IndexStore:
         os.replace(tmp, self.ns_root / number)
         fsync_dir(self.ns_root)
         directory = self.ns_root / number
-        return self._track(NamespaceStore(self, directory, manifest, NamespaceLog(directory / "log", []), {}))
+        # listed in index.json by the first sync or checkpoint (outside the shard's write lock): until
+        # then nothing in it is acknowledged, and a crash leaves an unlisted folder that the next open removes
+        store = NamespaceStore(self, directory, manifest, NamespaceLog(directory / "log", []), {}, listed=False)
+        return self._track(store)
 
     def _track(self, store: NamespaceStore) -> NamespaceStore:
         with self._lock:
@@ -276,15 +363,34 @@ class IndexStore:
             self.config = config
 
     # -- recovery ------------------------------------------------------------------------------
-    def read(self, builders: Mapping[str, type[SlabBuilder]]) -> None:
-        """Read every namespace of the index from its directory (for ``recover``)."""
+    def read(self, builders: Mapping[str, type[SlabBuilder]], listed: set[str] | None = None) -> None:
+        """Read every namespace of the index from its directory (for ``recover``).
+
+        ``listed``: the namespace folders index.json names (None in folders written before the
+        list existed); a missing one is data loss, an unlisted one is what a crash left of a
+        namespace being created or deleted (removed by the writer, ignored by a reader).
+        """
         writer = not self.storage.read_only
+        if not self.ns_root.is_dir():
+            raise DataLossError(f"missing namespaces folder {self.ns_root}")
         dirs = sorted(p for p in self.ns_root.iterdir() if p.is_dir() and not p.name.startswith("."))
         if writer:
             for leftover in self.ns_root.glob(".tmp-*"):
                 remove_tree(leftover)
         numbers = [int(p.name) for p in dirs if p.name.isdigit()]
         self._next_ns = max(numbers, default=0) + 1
+        if listed is not None:
+            missing = sorted(listed - {p.name for p in dirs})
+            if missing:
+                raise DataLossError(f"namespace folders {missing} listed in {self.directory / INDEX_FILE} are "
+                                    f"missing from {self.ns_root}; their records are lost")
+            for extra in (p for p in dirs if p.name not in listed):
+                if writer:
+                    log.warning("removing %s: a namespace folder no index file lists (a crash during "
+                                "create or delete namespace)", extra)
+                    self.storage.trash(extra)
+            dirs = [p for p in dirs if p.name in listed]
+        self.ns_dirs = {p.name for p in dirs}
         self._recovered = [self._read_namespace(ns_dir, writer, builders) for ns_dir in dirs]
 
     def _read_namespace(self, ns_dir: Path, writer: bool, builders: Mapping[str, type[SlabBuilder]]) -> Recovered:
@@ -300,9 +406,22 @@ class IndexStore:
         if manifest["masks"] is not None:
             _apply_masks(ns_dir / manifest["masks"]["file"], manifest["masks"]["crc32"], manifest["slabs"], slabs)
         checkpoint = int(manifest["checkpoint_lsn"])
+        torn: list[Path] = []
         records, segments = read_log(ns_dir / "log", checkpoint, repair=writer, namespace=manifest["name"],
-                                     quiet_tail=not writer)
+                                     quiet_tail=not writer, torn=torn)
         tail = [(Lsn(lsn), op) for lsn, op in records]
+        last = records[-1][0] if records else checkpoint
+        durable = int(manifest.get("durable_lsn", 0))
+        if last < durable and torn:  # a crash cut the tail (already warned): the log is the truth
+            durable = last
+            if writer:
+                manifest = {**manifest, "durable_lsn": durable}
+                write_checked_json(ns_dir / MANIFEST, manifest)
+        if last < durable:
+            raise DataLossError(
+                f"the request log of namespace {manifest['name']!r} ends at LSN {last}, but "
+                f"{ns_dir / MANIFEST} recorded LSN {durable} as durable: log segments in {ns_dir / 'log'} "
+                "were deleted or cut short")
         if not writer:
             # The writer replaces MANIFEST before it deletes the slabs and log segments it no
             # longer needs, so if the manifest is unchanged, everything read above was consistent.
@@ -329,8 +448,7 @@ class IndexStore:
             if config is not None:
                 self.config = config
             if self.config is not self.saved_config and not self.storage.read_only:
-                write_checked_json(self.directory / INDEX_FILE, _index_info(self.config, self.meta))
-                self.saved_config = self.config
+                self._write_index_file()
 
     def close(self) -> None:
         if not self.storage.closed:
@@ -340,11 +458,20 @@ class IndexStore:
         for store in stores:
             store.close()
 
+    def record_high_water(self) -> None:
+        """Record each closed namespace log's last LSN in its MANIFEST (a clean close; no shard lock held)."""
+        with self._lock:
+            stores = list(self._namespace_stores)
+        for store in stores:
+            store.record_high_water()
+
 
 def _manifest(name: str, checkpoint: int, generation: int, next_slab: int, slabs: list[dict[str, Any]],
-              masks: dict[str, Any] | None) -> dict[str, Any]:
+              masks: dict[str, Any] | None, durable: int = 0) -> dict[str, Any]:
+    # durable_lsn: every record up to it was on disk when this manifest was written (a high-water
+    # mark, written at checkpoints and clean closes only), so a log that ends before it lost records
     return {"format": MANIFEST_FORMAT, "name": name, "checkpoint_lsn": checkpoint, "generation": generation,
-            "next_slab": next_slab, "slabs": slabs, "masks": masks}
+            "next_slab": next_slab, "slabs": slabs, "masks": masks, "durable_lsn": max(durable, checkpoint)}
 
 
 def _apply_masks(path: Path, crc: int, entries: list[dict[str, Any]], slabs: list[Slab]) -> None:
@@ -369,7 +496,7 @@ class NamespaceStore:
     """One namespace's log and slab store (``toolkit.journal.NamespaceJournal``)."""
 
     def __init__(self, index_store: IndexStore, directory: Path, manifest: Mapping[str, Any], log_: NamespaceLog,
-                 persisted: dict[int, tuple[str, Any, Any, int]]) -> None:
+                 persisted: dict[int, tuple[str, Any, Any, int]], *, listed: bool = True) -> None:
         self.index_store = index_store
         self.directory = directory
         self.log = log_
@@ -377,6 +504,10 @@ class NamespaceStore:
         self.checkpoint_lsn = int(manifest["checkpoint_lsn"])
         self.generation = int(manifest["generation"])
         self.masks_file: str | None = manifest["masks"]["file"] if manifest["masks"] else None
+        self.durable_lsn = int(manifest.get("durable_lsn", 0))
+        self.manifest = dict(manifest)  # as last written
+        self.listed = listed  # index.json names this folder
+        self.dropped = False
         existing = [int(p.name) for p in (directory / "slabs").iterdir() if p.name.isdigit()]
         self._next_slab = max([int(manifest["next_slab"]), *(n + 1 for n in existing)])
         # slab.number -> (directory name, rows, index, CRC of SLAB.json): reused while rows and index are the same
@@ -394,13 +525,24 @@ class NamespaceStore:
         return self.log.append(lsn, op)
 
     def sync(self, ticket: JournalTicket | None) -> None:
+        if not self.listed:
+            self._list()
         if isinstance(ticket, Ticket):
             NamespaceLog.sync(ticket)
+
+    def _list(self) -> None:
+        try:
+            self.index_store.list_namespace(self)
+        except OSError as exc:
+            raise InternalError(f"cannot list namespace {self.name!r} in "
+                                f"{self.index_store.directory / INDEX_FILE}: {exc}") from None
 
     def drop(self) -> None:
         self.index_store.storage.check_writable()
         self.close()
+        self.dropped = True
         self.index_store.forget(self)
+        self.index_store.unlist_namespace(self)  # unlisted first: a crash before the trash leaves a folder open removes
         self.index_store.storage.trash(self.directory)
 
     def _slab_name(self) -> str:
@@ -422,6 +564,8 @@ class NamespaceStore:
 
     def _checkpoint(self, state: Checkpoint) -> None:
         self.index_store.save_config_if_changed(state.config)
+        if not self.listed:
+            self.index_store.list_namespace(self)
         entries, current = [], {}
         for slab in state.slabs:
             known = self.persisted.get(slab.number)
@@ -450,9 +594,11 @@ class NamespaceStore:
             checkpoint = max(self.checkpoint_lsn, int(state.applied_lsn))
         else:
             checkpoint = self.checkpoint_lsn
-        write_checked_json(self.directory / MANIFEST,
-                           _manifest(state.namespace, checkpoint, generation, self._next_slab, entries, masks))
+        durable = max(self.durable_lsn, self.log.sync_all())  # the log's records so far are on disk
+        manifest = _manifest(state.namespace, checkpoint, generation, self._next_slab, entries, masks, durable)
+        write_checked_json(self.directory / MANIFEST, manifest)
         crash_point("manifest-replaced")
+        self.manifest, self.durable_lsn = manifest, manifest["durable_lsn"]
         old_dirs = {known[0] for known in self.persisted.values()} - {known[0] for known in current.values()}
         old_masks = self.masks_file
         self.persisted, self.generation, self.checkpoint_lsn = current, generation, checkpoint
@@ -462,6 +608,22 @@ class NamespaceStore:
         if old_masks and old_masks != self.masks_file:
             (self.directory / old_masks).unlink(missing_ok=True)
         self.log.truncate_upto(checkpoint)
+
+    def record_high_water(self) -> None:
+        """After a clean close: rewrite MANIFEST with the log's last LSN, so a log cut later is noticed at open."""
+        with self._lock:
+            if self.dropped or self.index_store.storage.read_only:
+                return
+            try:
+                durable = self.log.sync_all()  # closed segments were synced when they were closed
+                if durable > 0 and not self.listed:
+                    self.index_store.list_namespace(self)
+                if durable > self.durable_lsn:
+                    manifest = {**self.manifest, "durable_lsn": durable}
+                    write_checked_json(self.directory / MANIFEST, manifest)
+                    self.manifest, self.durable_lsn = manifest, durable
+            except OSError as exc:  # the log is intact; only the extra check is lost
+                log.warning("could not record the log's high-water mark in %s (%s)", self.directory, exc)
 
     def close(self) -> None:
         with self._lock:

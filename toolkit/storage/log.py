@@ -139,6 +139,27 @@ class NamespaceLog:
         self.active = Segment(path, first_lsn, fd)
         return self.active
 
+    def last_lsn(self) -> int:
+        """Return the LSN of the last record appended (0 when no segment holds one)."""
+        with self._lock:
+            segments = [*self.closed_segments, *([self.active] if self.active else [])]
+            return max((segment.last_lsn for segment in segments), default=0)
+
+    def sync_all(self) -> int:
+        """Make every record appended so far durable; return the last one's LSN (0: none).
+
+        Closed segments were synced when closed; the active one is fsync'd up to what it held
+        when this was called (records appended meanwhile are not covered, nor counted).
+        """
+        with self._lock:
+            active = self.active
+            end = active.written if active is not None else 0
+            last = max((segment.last_lsn for segment in [*self.closed_segments, *([active] if active else [])]),
+                       default=0)
+        if active is not None:
+            active.sync_to(end)  # an OSError propagates: the caller decides what a failed fsync means
+        return last
+
     def truncate_upto(self, lsn: int) -> None:
         """Forget records <= lsn: rotate the active segment and delete fully covered ones."""
         with self._lock:
@@ -190,12 +211,14 @@ def list_segments(directory: Path) -> list[tuple[int, Path]]:
 
 
 def read_log(
-    directory: Path, after_lsn: int, *, repair: bool, namespace: str = "", quiet_tail: bool = False
+    directory: Path, after_lsn: int, *, repair: bool, namespace: str = "", quiet_tail: bool = False,
+    torn: list[Path] | None = None,
 ) -> tuple[list[tuple[int, Op]], list[Segment]]:
     """Return the records with LSN > ``after_lsn`` in order, and the segments found.
 
     ``repair`` (the writer) cuts a torn tail off the last segment and removes empty ones;
     ``quiet_tail`` (a read-only reader racing a live writer) drops a torn tail silently.
+    ``torn``: a list that gets the path of a segment whose torn tail was dropped.
     """
     records: list[tuple[int, Op]] = []
     segments: list[Segment] = []
@@ -216,6 +239,8 @@ def read_log(
                 records.append(decode_body(body))
                 expected = lsn + 1
             good_end, seg_last = end, lsn
+        if good_end < len(data) and torn is not None:
+            torn.append(path)
         if repair and good_end < len(data):
             with open(path, "r+b") as handle:
                 handle.truncate(good_end)
