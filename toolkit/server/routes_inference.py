@@ -89,7 +89,7 @@ def inference_routes(client: Any, config: Any, data_prefix: str, index_model: Ca
         async def run(request: Request) -> Response:
             from starlette.concurrency import run_in_threadpool
 
-            from .app import _check_json_content_type, read_body
+            from .app import check_json_content_type, read_body
 
             headers = {"x-pinecone-request-id": request_id()}
             plane = plane_of(request.url.path)
@@ -100,7 +100,7 @@ def inference_routes(client: Any, config: Any, data_prefix: str, index_model: Ca
                     if body and not body.isspace():
                         media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
                         if not (ndjson and media in _NDJSON):
-                            _check_json_content_type(request.headers.get("content-type"))
+                            check_json_content_type(request.headers.get("content-type"))
 
                 def call() -> tuple[int, bytes | None]:
                     status, payload = handler(request, body)
@@ -120,9 +120,9 @@ def inference_routes(client: Any, config: Any, data_prefix: str, index_model: Ca
         return run
 
     def base_url(request: Request) -> str:
-        from .app import _base_url
+        from .app import request_base_url
 
-        return _base_url(request, config.public_url)
+        return request_base_url(request, config.public_url)
 
     def create_for_model(request: Request, body: bytes) -> tuple[int, Any]:
         data = _json(body, CREATE_FIELDS)
