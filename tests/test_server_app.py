@@ -348,7 +348,7 @@ def test_unknown_routes_and_methods(client):
     assert client.put("/indexes/idx", json={}).status_code == 405
     assert client.put("/indexes/idx", json={}).json()["error"]["message"]
     assert_data_error(client.post(f"{D}/bulk/imports", json={"uri": "file:///etc"}), 403, 7)  # no import roots
-    assert_control_error(client.post("/indexes/create-for-model", json={}), 501, "UNIMPLEMENTED")
+    assert_control_error(client.post("/indexes/create-for-model", json={}), 400, "INVALID_ARGUMENT")  # needs a name
 
 
 def test_index_host_follows_the_host_header_and_public_url():

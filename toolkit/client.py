@@ -22,6 +22,7 @@ from .cluster import connect
 from .freshness import check_freshness
 from .identifiers import check_index_name
 from .index import Index, IndexConfig
+from .inference import Inference
 from .journal import Journal
 from .plugin_manager import get_plugin_manager, slab_builders
 from .responses import IndexList, IndexModel
@@ -130,6 +131,7 @@ class Client:
         self._plugins = tuple(plugins)
         self._builders: Mapping[str, type[SlabBuilder]] | None = None
         self._builders = MappingProxyType(slab_builders(get_plugin_manager(self._plugins)))  # checked at start-up
+        self._inference = Inference(self._plugins)  # embedders and rerankers, checked at start-up too
         # The prefix of every index host: "local://" + name, or e.g. "http://127.0.0.1:5080/" + name.
         self._host = host if host.endswith("://") else host.rstrip("/") + "/"
         self._indexes: dict[str, Index] = {}
@@ -395,6 +397,8 @@ class Client:
             vector_type=config.vector_type, deletion_protection=deletion_protection,
             tags=model.tags if tags is None else tags, engine=config.engine,
         )
+        if isinstance(config.spec.get("embed"), Mapping):  # an integrated index keeps its model (D:18690)
+            self.attach_embed(name, config.spec["embed"])
         backup_jobs.restore(snapshot, self._get(name)._shard)
         job = RestoreJobModel(str(uuid.uuid4()), key, name, name, "Completed", started, now_iso(), 100.0)
         with self._lock:
@@ -416,3 +420,36 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client(indexes={sorted(self._indexes)})"
+
+    # -- integrated inference (toolkit.inference, toolkit.integrated) ------------------------
+    @property
+    def inference(self) -> Inference:
+        """Return the inference API (``embed``, ``rerank``, ``list_models``) of the local models."""
+        return self._inference
+
+    def create_index_for_model(self, name: str, cloud: Any = "aws", region: Any = "us-east-1", embed: Any = None,
+                               tags: Mapping[str, str] | None = None, deletion_protection: str = "disabled",
+                               engine: Any = None, timeout: int | None = None, **options: Any) -> IndexModel:
+        """Create an index whose records are text embedded by ``embed['model']`` (see toolkit.integrated).
+
+        ``timeout`` is the SDK's wait for readiness: a local index is ready at once.
+        """
+        check_options("create_index_for_model", options)
+        from .integrated import create_index_for_model
+
+        return create_index_for_model(self, name, cloud, region, embed, tags=tags,
+                                      deletion_protection=deletion_protection, engine=engine)
+
+    def attach_embed(self, name: str, embed: Mapping[str, Any]) -> None:
+        """Make index ``name`` integrated with the checked ``embed`` configuration, durably.
+
+        Internal API of toolkit.integrated (create_index_for_model) and of restores: the
+        configuration rides in ``IndexConfig.spec["embed"]``, persisted with the index config,
+        so a reopened folder or a backup brings it back.
+        """
+        if not isinstance(embed, Mapping):
+            raise InvalidArgumentError("embed must be an object", path="embed")
+        index = self._get(name)
+        with self._lock:
+            index.set_spec({**dict(index.config.spec), "embed": dict(embed)})
+            self._storage.meta_changed(index.config, self._meta[name])  # persistence seam: config + meta

@@ -79,6 +79,8 @@ class LedgerEntry:
     lsn: int | None = None
     seconds: float = 0.0
     at: float = field(default_factory=time.time)
+    embed_tokens: int = 0    # integrated inference: tokens embedded (the reference bills embedding by token)
+    rerank_units: int = 0    # integrated inference: rerank units
 
 
 @dataclass(frozen=True)
@@ -100,9 +102,9 @@ class _Batch:
 
 DEFAULT_LEDGER_WINDOW = 10_000  # requests kept one by one; totals are kept for all of them
 _TOTALS = ("read_units", "read_units_reported", "write_units", "records", "distance_computations",
-           "bytes_scanned", "seconds")
+           "bytes_scanned", "seconds", "embed_tokens", "rerank_units")
 _INT_TOTALS = ("requests", "read_units_reported", "write_units", "records", "distance_computations",
-               "bytes_scanned")
+               "bytes_scanned", "embed_tokens", "rerank_units")
 
 
 class UsageLedger:
@@ -128,7 +130,8 @@ class UsageLedger:
              scanned: int, seconds: float) -> None:
         totals = self._totals.setdefault((template.operation, template.namespace), [0.0] * (len(_TOTALS) + 1))
         for i, value in enumerate((n, n * template.read_units, n * template.read_units_reported,
-                                   n * template.write_units, records, distances, scanned, seconds)):
+                                   n * template.write_units, records, distances, scanned, seconds,
+                                   n * template.embed_tokens, n * template.rerank_units)):
             totals[i] += value
         self._entries.append(item)
         self._kept += n

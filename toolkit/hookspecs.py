@@ -10,6 +10,7 @@ from .engine import SlabBuilder
 
 if TYPE_CHECKING:
     from .datasets import DatasetSource
+    from .inference.base import Embedder, Reranker
 
 PROJECT_NAME = "vector_toolkit"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
@@ -25,4 +26,16 @@ def register_slab_builders() -> list[type[SlabBuilder]]:
 @hookspec
 def register_datasets() -> list[type[DatasetSource]]:
     """Return the DatasetSource classes this plugin provides, each with a unique ``name``."""
+    return []  # a specification: pluggy calls the plugins' implementations, never this body
+
+
+@hookspec
+def register_embedders() -> list[type[Embedder]]:
+    """Return the Embedder classes (text -> dense or sparse vectors) this plugin provides, each with a unique ``name``."""
+    return []  # a specification: pluggy calls the plugins' implementations, never this body
+
+
+@hookspec
+def register_rerankers() -> list[type[Reranker]]:
+    """Return the Reranker classes (query + documents -> scores) this plugin provides, each with a unique ``name``."""
     return []  # a specification: pluggy calls the plugins' implementations, never this body

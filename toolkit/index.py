@@ -731,6 +731,14 @@ class Index:
         return WriteResponse(None, Usage(write_units=cost.DELETE_ALL_WRITE_UNITS))
 
     # -- research extensions ---------------------------------------------------------------
+    def record_usage(self, entry: cost.LedgerEntry) -> None:
+        """Add ``entry`` to this index's usage ledger (toolkit.integrated bills embedding and reranking here)."""
+        self._ledger.record(entry)
+
+    def set_spec(self, spec: Mapping[str, Any]) -> None:
+        """Replace the index's ``spec``; internal API of ``Client.attach_embed`` (persistence is the client's)."""
+        self._shard.set_spec(spec)
+
     def usage(self, raw: bool = False) -> pd.DataFrame:
         """Return billed units and true work by operation and namespace (one row per request if ``raw``)."""
         return self._ledger.frame() if raw else self._ledger.summary()
@@ -989,6 +997,25 @@ class Index:
         self._record("fetch", ns_name, started, read_units=units, read_units_reported=units, records=len(vectors))
         pagination = Pagination(encode_token(next(reversed(vectors)), None)) if more and vectors else None
         return FetchByMetadataResponse(vectors, ns_name, Usage(read_units=units), lsn, pagination)
+
+    # -- integrated inference (toolkit.integrated) ---------------------------------------------
+    def upsert_records(self, namespace: str, records: Any, batch_size: int | None = None,
+                       show_progress: bool | None = None) -> Any:
+        """Embed the mapped text field of ``records`` and upsert them (integrated indexes)."""
+        from .integrated import upsert_records
+
+        return upsert_records(self, namespace, records, batch_size=batch_size, show_progress=show_progress)
+
+    def search(self, namespace: str, query: Any = None, fields: Sequence[str] | None = None, rerank: Any = None,
+               *, top_k: int | None = None, inputs: Any = None, vector: Any = None, id: str | None = None,
+               filter: Mapping[str, Any] | None = None, match_terms: Mapping[str, Any] | None = None) -> Any:
+        """Search with text, a vector or an id; optionally rerank (see toolkit.integrated.search)."""
+        from .integrated import search
+
+        return search(self, namespace, query, fields, rerank, top_k=top_k, inputs=inputs, vector=vector, id=id,
+                      filter=filter, match_terms=match_terms)
+
+    search_records = search
 
 def _stored_values(rows: Rows, row: int) -> tuple[list[float], SparseValues | None]:
     """Return a stored row's dense values (``[]`` on a sparse index) and sparse values, as responses carry them."""

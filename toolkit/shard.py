@@ -512,6 +512,12 @@ class LocalShard:
                 ns.publish()
             self._journal.config_changed(self.config)
 
+    def set_spec(self, spec: Mapping[str, Any]) -> None:
+        """Replace the index's ``spec`` (an integrated index's ``embed`` rides there); persisted like the engine."""
+        with self._write:
+            self.config = dataclasses.replace(self.config, spec=dict(spec))
+            self._journal.config_changed(self.config)
+
     def merge_records(self) -> list[MergeRecord]:
         """Return every finished job's record, oldest first."""
         with self._write:

@@ -266,7 +266,7 @@ def _too_large(size: int, limit: int, at_least: bool = False) -> InvalidArgument
     )
 
 
-def _check_json_content_type(value: str | None) -> None:
+def check_json_content_type(value: str | None) -> None:
     """Bodies must be declared JSON, as every SDK does. This also makes a browser preflight any
     cross-site write, so a web page cannot post to a key-less local server behind its user's back."""
     media = (value or "").split(";", 1)[0].strip().lower()
@@ -275,7 +275,7 @@ def _check_json_content_type(value: str | None) -> None:
                                    path="content-type")
 
 
-def _base_url(request: Request, public_url: str | None) -> str:
+def request_base_url(request: Request, public_url: str | None) -> str:
     if public_url:
         return public_url.rstrip("/")
     host = request.headers.get("host", "")
@@ -313,9 +313,9 @@ def _endpoint(method: Callable[[Call], Result], plane: Plane, limit: int, config
             if request.method in ("POST", "PATCH", "PUT"):
                 body = await read_body(request, limit, config.limits)
                 if body and not body.isspace():
-                    _check_json_content_type(request.headers.get("content-type"))
+                    check_json_content_type(request.headers.get("content-type"))
             call = Call(request.method, request.url.path, dict(request.path_params), request.query_params, body,
-                        _base_url(request, config.public_url))
+                        request_base_url(request, config.public_url))
             if namespace_in_path:
                 call.extra["namespace"] = _raw_namespace(request)
 
@@ -462,8 +462,6 @@ def create_app(
         route("/health", h.health, ["GET"], "control"),
         route("/indexes", h.list_indexes, ["GET"], "control"),
         route("/indexes", h.create_index, ["POST"], "control"),
-        Route("/indexes/create-for-model", _unsupported("integrated-embedding index creation"),
-              methods=["POST"]),
         route("/indexes/{name}", h.describe_index, ["GET"], "control"),
         route("/indexes/{name}", h.configure_index, ["PATCH"], "control"),
         route("/indexes/{name}", h.delete_index, ["DELETE"], "control"),
@@ -478,10 +476,12 @@ def create_app(
         route(f"{d}/namespaces", h.list_namespaces, ["GET"], "data"),
         route(f"{d}/namespaces/{{ns:path}}", h.describe_namespace, ["GET"], "data", namespace_in_path=True),
         route(f"{d}/namespaces/{{ns:path}}", h.delete_namespace, ["DELETE"], "data", namespace_in_path=True),
-        Route(f"{d}/records/namespaces/{{ns:path}}", _unsupported("integrated records (upsert_records/search)"),
-              methods=["POST"]),
     ]
     routes += routes_more.routes(routes_more.MoreHandlers(client, config.import_roots), route, DATA_PREFIX)
+    # integrated inference: create-for-model, records upsert/search, embed, rerank, models
+    from .routes_inference import inference_routes
+
+    routes += inference_routes(client, config, DATA_PREFIX, wire.index_model)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

@@ -581,4 +581,17 @@ def index_model(model: Any, host: str) -> dict[str, Any]:
         "schema": {"fields": fields},
         "deployment": {"deployment_type": "managed", "cloud": serverless.get("cloud"),
                        "region": serverless.get("region")},
+        **_integrated(model, fields),
     }
+
+
+def _integrated(model: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """The ``embed`` key and ``semantic_text`` schema field of an integrated index (server.routes_inference)."""
+    from .routes_inference import embed_wire_fields
+
+    extra = embed_wire_fields(model)
+    if not extra:
+        return {}
+    name, semantic = extra.pop("semantic_field")
+    fields[name] = semantic
+    return extra
