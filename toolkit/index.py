@@ -31,7 +31,7 @@ from .journal import Delete, DeleteAll, Journal, MemoryJournal, Noop, Op, Upsert
 from .merges import COMPACT, REBUILD, MergeRecord, describe_records
 from .metadata import check_metadata
 from .namespace import Namespace
-from .pagination import decode_token, encode_token
+from .pagination import decode_token, encode_token, follow_pages
 from .records import (
     MAX_UPSERT_BYTES,
     MAX_UPSERT_RECORDS,
@@ -626,13 +626,9 @@ class Index:
 
     def _pages(self, prefix: str | None, limit: int | None, namespace: str | None,
                token: str | None) -> Iterator[list[str]]:
-        while True:
-            page = self.list_paginated(prefix=prefix, limit=limit, pagination_token=token, namespace=namespace)
-            if page.vectors:
-                yield [v.id for v in page.vectors]
-            if page.pagination is None:
-                return
-            token = page.pagination.next
+        return follow_pages(
+            lambda t: self.list_paginated(prefix=prefix, limit=limit, pagination_token=t, namespace=namespace),
+            lambda page: [[v.id for v in page.vectors]] if page.vectors else [], token)
 
     def list(self, prefix: str | None = None, limit: int | None = None, namespace: str | None = None,
              pagination_token: str | None = None, **options: Any) -> Iterator[list[str]]:
@@ -695,13 +691,8 @@ class Index:
         return self._namespace_pages(limit)
 
     def _namespace_pages(self, limit: int | None) -> Iterator[NamespaceDescription]:
-        token = None
-        while True:
-            page = self.list_namespaces_paginated(limit=limit, pagination_token=token)
-            yield from page.namespaces
-            if page.pagination is None:
-                return
-            token = page.pagination.next
+        return follow_pages(lambda t: self.list_namespaces_paginated(limit=limit, pagination_token=t),
+                            lambda page: page.namespaces)
 
     def describe_namespace(self, namespace: str, **options: Any) -> NamespaceDescription:
         """Return a namespace's record count; an unknown namespace is NotFound."""
@@ -859,13 +850,8 @@ class Index:
         return self._import_pages(limit)
 
     def _import_pages(self, limit: int | None) -> Iterator[ImportModel]:
-        token = None
-        while True:
-            page = self.list_imports_paginated(limit=limit, pagination_token=token)
-            yield from page.data
-            if page.pagination is None:
-                return
-            token = page.pagination.next
+        return follow_pages(lambda t: self.list_imports_paginated(limit=limit, pagination_token=t),
+                            lambda page: page.data)
 
     def cancel_import(self, id: str) -> None:  # noqa: A002 - SDK name
         """Cancel a pending or running import (no effect once it finished)."""

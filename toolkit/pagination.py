@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 from .errors import InvalidArgumentError
+
+T = TypeVar("T")
 
 
 def encode_token(skip_past: str, prefix: str | None = None) -> str:
@@ -31,3 +33,14 @@ def decode_token(token: Any, prefix: str | None = None) -> str:
             f"pagination_token was issued for prefix {data.get('prefix')!r}, not {prefix!r}", path="pagination_token"
         )
     return data["skip_past"]
+
+
+def follow_pages(fetch: Callable[[str | None], Any], items: Callable[[Any], Iterable[T]],
+                 token: str | None = None) -> Iterator[T]:
+    """Yield ``items(page)`` of every page ``fetch(token)`` returns, following ``pagination.next``."""
+    while True:
+        page = fetch(token)
+        yield from items(page)
+        if page.pagination is None:
+            return
+        token = page.pagination.next
