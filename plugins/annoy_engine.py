@@ -10,7 +10,6 @@ scores are identical to the exact engine's and results from different slabs comp
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -28,7 +27,9 @@ from toolkit.plugin import (
     SlabData,
     SlabIndex,
     hookimpl,
+    read_sidecar,
     scores_to_keys,
+    write_sidecar,
 )
 
 ANNOY_METRICS: dict[str, Literal["angular", "euclidean", "dot"]] = {
@@ -37,7 +38,7 @@ ANNOY_METRICS: dict[str, Literal["angular", "euclidean", "dot"]] = {
 # default (n_trees × k) with a floor, so that top_k=1..10 still reaches good recall, and a
 # budget that grows with k, so the router's over-fetch for filters widens the search too.
 MIN_CANDIDATES = 100
-_FILE, _ROWS, _META = "annoy.ann", "rows.npy", "annoy.json"
+_FILE, _META = "annoy.ann", "annoy.json"
 
 
 def annoy_scores(distances: np.ndarray, metric: str) -> np.ndarray:
@@ -192,10 +193,9 @@ class AnnoySlabIndex(SlabIndex):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self._annoy.save(str(directory / _FILE))
-        np.save(directory / _ROWS, self._rows)
-        meta = {"metric": self.metric, "annoy_metric": ANNOY_METRICS[self.metric], "n_trees": self.n_trees,
-                "dimension": self._dimension, "items": int(self._rows.size)}
-        (directory / _META).write_text(json.dumps(meta))
+        write_sidecar(directory, self._rows, _META, {
+            "metric": self.metric, "annoy_metric": ANNOY_METRICS[self.metric], "n_trees": self.n_trees,
+            "dimension": self._dimension, "items": int(self._rows.size)})
 
 
 class AnnoyBuilder(SlabBuilder):
@@ -254,14 +254,11 @@ class AnnoyBuilder(SlabBuilder):
         from annoy import AnnoyIndex
 
         directory = Path(directory)
-        try:
-            meta = json.loads((directory / _META).read_text())
-            rows = np.load(directory / _ROWS)
-        except (OSError, ValueError):
+        saved = read_sidecar(directory, _META, data, metric)
+        if saved is None:
             return self.build(data, metric)
+        meta, rows = saved
         assert data.dense is not None
-        if meta.get("metric") != metric or meta.get("dimension") != data.dense.shape[1] or rows.size > len(data):
-            return self.build(data, metric)
         annoy = AnnoyIndex(data.dense.shape[1], ANNOY_METRICS[metric])
         annoy.load(str(directory / _FILE))  # mmap: pages are read on demand
         nbytes = os.path.getsize(directory / _FILE)

@@ -29,7 +29,6 @@ busy cores).
 from __future__ import annotations
 
 import importlib.util
-import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,20 +45,18 @@ from toolkit.plugin import (
     SlabData,
     SlabIndex,
     hookimpl,
+    positive_int,
+    read_sidecar,
     scores_to_keys,
+    write_sidecar,
 )
 
 MIN_POINTS_PER_CENTROID = 39  # FAISS's k-means warns below this
 DEFAULT_NPROBE = 16
 PQ_MIN_POINTS_PER_CODE = 8  # an IVF-PQ slab needs 8 × 2^nbits rows to train its codebooks
 PQ_K_FACTOR = 4  # k_factor=None re-ranks 4 × k candidates of PQ codes (flat codes: k)
-_FILE, _ROWS, _META = "ivf.faiss", "rows.npy", "ivf.json"
+_FILE, _META = "ivf.faiss", "ivf.json"
 
-
-def _positive_int(name: str, value: Any, low: int = 1, path: str | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InvalidArgumentError(f"{name} must be an integer >= {low}, got {value!r}", path=path or name)
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -75,9 +72,9 @@ class IvfQuery:
     k_factor: int | None = None
 
     def __post_init__(self) -> None:
-        _positive_int("nprobe", self.nprobe, path="search_params.nprobe")
+        positive_int("nprobe", self.nprobe, path="search_params.nprobe")
         if self.k_factor is not None:
-            _positive_int("k_factor", self.k_factor, path="search_params.k_factor")
+            positive_int("k_factor", self.k_factor, path="search_params.k_factor")
 
 
 def effective_nlist(nlist: int, rows: int) -> int:
@@ -176,10 +173,8 @@ class IvfSlabIndex(SlabIndex):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self._ivf, str(directory / _FILE))
-        np.save(directory / _ROWS, self._rows)
-        meta = {"metric": self.metric, "dimension": self._dimension, "items": int(self._rows.size),
-                **self.structure}
-        (directory / _META).write_text(json.dumps(meta))
+        write_sidecar(directory, self._rows, _META, {
+            "metric": self.metric, "dimension": self._dimension, "items": int(self._rows.size), **self.structure})
 
 
 class _IvfBuilder(SlabBuilder):
@@ -234,17 +229,13 @@ class _IvfBuilder(SlabBuilder):
         import faiss
 
         directory = Path(directory)
-        try:
-            meta = json.loads((directory / _META).read_text())
-            rows = np.load(directory / _ROWS)
-        except (OSError, ValueError):
+        saved = read_sidecar(directory, _META, data, metric, _FILE)
+        if saved is None:
             return self.build(data, metric)
-        assert data.dense is not None
-        if (meta.get("metric") != metric or meta.get("dimension") != data.dense.shape[1]
-                or rows.size > len(data) or not (directory / _FILE).is_file()):
-            return self.build(data, metric)
+        meta, rows = saved
         ivf = faiss.read_index(str(directory / _FILE))
-        structure = {key: meta[key] for key in ("kind", "nlist", "m", "nbits", "code_size") if key in meta}
+        keys = ("kind", "nlist", "m", "nbits", "code_size")
+        structure: dict[str, Any] = {key: meta[key] for key in keys if key in meta}
         return IvfSlabIndex(ivf, data, metric, rows, structure)
 
 
@@ -254,9 +245,9 @@ class IvfFlatBuilder(_IvfBuilder):
     name = "ivf_flat"
 
     def __init__(self, nlist: int = 256, seed: int = 1234, n_threads: int = 1) -> None:
-        self.nlist = _positive_int("nlist", nlist)
-        self.seed = _positive_int("seed", seed, 0)
-        self.n_threads = _positive_int("n_threads", n_threads)
+        self.nlist = positive_int("nlist", nlist)
+        self.seed = positive_int("seed", seed, 0)
+        self.n_threads = positive_int("n_threads", n_threads)
 
     def _structure(self, rows: int, dimension: int) -> dict[str, Any]:
         return {"kind": "flat", "nlist": effective_nlist(self.nlist, rows), "code_size": 4 * dimension}
@@ -269,13 +260,13 @@ class IvfPqBuilder(_IvfBuilder):
 
     def __init__(self, nlist: int = 256, m: int | None = None, nbits: int = 8, seed: int = 1234,
                  n_threads: int = 1) -> None:
-        self.nlist = _positive_int("nlist", nlist)
-        self.m = None if m is None else _positive_int("m", m)
+        self.nlist = positive_int("nlist", nlist)
+        self.m = None if m is None else positive_int("m", m)
         if isinstance(nbits, bool) or not isinstance(nbits, int) or not 1 <= nbits <= 16:
             raise InvalidArgumentError(f"nbits must be an integer in 1..16, got {nbits!r}", path="nbits")
         self.nbits = nbits
-        self.seed = _positive_int("seed", seed, 0)
-        self.n_threads = _positive_int("n_threads", n_threads)
+        self.seed = positive_int("seed", seed, 0)
+        self.n_threads = positive_int("n_threads", n_threads)
 
     def _structure(self, rows: int, dimension: int) -> dict[str, Any]:
         m = default_m(dimension) if self.m is None else self.m

@@ -19,7 +19,6 @@ registers nothing.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import tempfile
 import threading
@@ -38,18 +37,16 @@ from toolkit.plugin import (
     SlabData,
     SlabIndex,
     hookimpl,
+    positive_int,
+    read_sidecar,
     scores_to_keys,
+    write_sidecar,
 )
 
 HNSW_SPACES = {"cosine": "cosine", "euclidean": "l2", "dotproduct": "ip"}
 MIN_EF = 64  # ef=None searches with max(k, MIN_EF)
-_FILE, _ROWS, _META = "hnsw.bin", "rows.npy", "hnsw.json"
+_FILE, _META = "hnsw.bin", "hnsw.json"
 
-
-def _positive_int(name: str, value: Any, low: int = 1, path: str | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InvalidArgumentError(f"{name} must be an integer >= {low}, got {value!r}", path=path or name)
-    return int(value)
 
 
 @dataclass(frozen=True)
@@ -63,7 +60,7 @@ class HnswQuery:
 
     def __post_init__(self) -> None:
         if self.ef is not None:
-            _positive_int("ef", self.ef, path="search_params.ef")
+            positive_int("ef", self.ef, path="search_params.ef")
 
     def beam(self, n: int) -> int:
         """Return the beam a query of ``n`` results searches with."""
@@ -154,10 +151,9 @@ class HnswSlabIndex(SlabIndex):
         directory.mkdir(parents=True, exist_ok=True)
         with self._lock:
             self._graph.save_index(str(directory / _FILE))
-        np.save(directory / _ROWS, self._rows)
-        meta = {"metric": self.metric, "space": HNSW_SPACES[self.metric], "M": self.M,
-                "dimension": self._dimension, "items": int(self._rows.size)}
-        (directory / _META).write_text(json.dumps(meta))
+        write_sidecar(directory, self._rows, _META, {
+            "metric": self.metric, "space": HNSW_SPACES[self.metric], "M": self.M,
+            "dimension": self._dimension, "items": int(self._rows.size)})
 
 
 class HnswBuilder(SlabBuilder):
@@ -176,9 +172,9 @@ class HnswBuilder(SlabBuilder):
         "counts every row. bytes = distances × dimension × 4.")
 
     def __init__(self, M: int = 16, ef_construction: int = 200, seed: int = 100, n_threads: int = -1) -> None:
-        self.M = _positive_int("M", M, 2)
-        self.ef_construction = _positive_int("ef_construction", ef_construction)
-        self.seed = _positive_int("seed", seed, 0)
+        self.M = positive_int("M", M, 2)
+        self.ef_construction = positive_int("ef_construction", ef_construction)
+        self.seed = positive_int("seed", seed, 0)
         if isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads == 0 or n_threads < -1:
             raise InvalidArgumentError(f"n_threads must be -1 (all cores) or a positive integer, got {n_threads!r}",
                                        path="n_threads")
@@ -210,15 +206,11 @@ class HnswBuilder(SlabBuilder):
         import hnswlib
 
         directory = Path(directory)
-        try:
-            meta = json.loads((directory / _META).read_text())
-            rows = np.load(directory / _ROWS)
-        except (OSError, ValueError):
+        saved = read_sidecar(directory, _META, data, metric, _FILE)
+        if saved is None:
             return self.build(data, metric)
+        meta, rows = saved
         assert data.dense is not None
-        if (meta.get("metric") != metric or meta.get("dimension") != data.dense.shape[1]
-                or rows.size > len(data) or not (directory / _FILE).is_file()):
-            return self.build(data, metric)
         graph = hnswlib.Index(space=HNSW_SPACES[metric], dim=data.dense.shape[1])
         graph.load_index(str(directory / _FILE), max_elements=max(1, rows.size))
         nbytes = os.path.getsize(directory / _FILE)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from .engine_files import positive_int, read_sidecar, write_sidecar
 from .engine import NoQueryParams, SlabBuilder, SlabData, SlabIndex, query_param_defaults, query_param_names
 from .errors import InvalidArgumentError, UnimplementedError
 from .hookspecs import hookimpl
@@ -40,6 +41,9 @@ from .scoring import (
 from .sparse import Sparse, SparseRows
 
 __all__ = [
+    "positive_int",
+    "read_sidecar",
+    "write_sidecar",
     "ExactKernel",
     "GATHER_BELOW",
     "InvalidArgumentError",
