@@ -67,7 +67,8 @@ def test_rest_seed_deletes(index):
     assert ids_in(index, ns) == []
     index.upsert(vectors=[{"id": "x", "values": vec(0)}], namespace=ns)
     index.delete_namespace(namespace=ns)
-    assert ns not in {n.name for n in index.list_namespaces()}
+    assert ns not in {n.name for n in index.list_namespaces_paginated().namespaces}
+    assert index.describe_index_stats().total_vector_count == 0
 
 
 def test_rest_delete_by_id_prefix_and_document_filter(index):
