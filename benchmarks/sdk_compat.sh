@@ -47,7 +47,12 @@ DEFAULT_FILES="backups backups_async client client_async data_plane data_plane_a
 read -r -a FILES <<< "$(echo ${FILES:-$DEFAULT_FILES})"
 PATHS=()
 for f in "${FILES[@]}"; do PATHS+=("tests/integration/test_$f.py"); done
-cd "$SDK_REPO"
+# The suite runs from a copy of its tests/ (and pyproject.toml, for its pytest settings) outside the
+# repository: tests/ is a package, so pytest would put the repository root on sys.path and import the
+# repository's own pinecone/ sources (without the compiled gRPC extension) instead of the installed SDK.
+rm -rf "$WORK/suite" && mkdir -p "$WORK/suite"
+cp -r "$SDK_REPO/tests" "$SDK_REPO/pyproject.toml" "$WORK/suite/"
+cd "$WORK/suite"
 PINECONE_CONTROLLER_HOST="http://127.0.0.1:$PORT" PINECONE_API_KEY=local SSL_CERT_FILE="$WORK/ca.pem" \
   "$WORK/venv/bin/python" -m pytest -p no:cacheprovider --timeout 300 -q -rA "${PATHS[@]}" "$@" | tee "$WORK/suite.log" || true
 echo "log: $WORK/suite.log"
