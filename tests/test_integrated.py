@@ -219,3 +219,40 @@ def test_a_large_import_shows_a_progress_bar(client, capsys):
     assert "embed bar" in capsys.readouterr().err
     client.Index("bar").upsert_records("ns", records[:4], batch_size=2)
     assert "embed bar" not in capsys.readouterr().err
+
+
+def test_e5_query_and_passage_differ_like_the_reference_and_bill_the_callers_text(tmp_path):
+    """multilingual-e5-large is asymmetric (E5's "query: "/"passage: " convention): the stand-in follows it."""
+    from toolkit.inference import Inference, ModelTable
+
+    inference = Inference()
+    text = ["The quick brown fox jumps over the lazy dog"]
+    query = inference.embed("multilingual-e5-large", text, {"input_type": "query"})
+    passage = inference.embed("multilingual-e5-large", text, {"input_type": "passage"})
+    q, p = query.data[0].values, passage.data[0].values
+    assert q != p and 0.5 < sum(a * b for a, b in zip(q, p)) < 0.999  # different, still the same meaning
+    plain = inference.embed("all-minilm-l6-v2", text, {"input_type": "query"})
+    assert query.usage["total_tokens"] == plain.usage["total_tokens"] == 11  # the prefix is not billed
+    llama = [inference.embed("llama-text-embed-v2", text, {"input_type": kind}).data[0].values
+             for kind in ("query", "passage")]
+    assert llama[0] == llama[1] == plain.data[0].values  # no prefix configured: the model's own vectors
+    table = tmp_path / "models.toml"
+    table.write_text('[prefixes.llama-text-embed-v2]\nquery = "search_query: "\n')
+    custom = Inference(table=ModelTable.load(table))
+    assert custom.embed("llama-text-embed-v2", text, {"input_type": "query"}).data[0].values != llama[0]
+    table.write_text('[prefixes.llama-text-embed-v2]\nquestion = "q: "\n')
+    with pytest.raises(InvalidArgumentError, match="prefixes must map"):
+        ModelTable.load(table)
+
+
+def test_an_e5_integrated_index_searches_with_the_query_prefix(client):
+    client.create_index_for_model("e5", cloud="aws", region="us-east-1",
+                                  embed={"model": "multilingual-e5-large", "field_map": {"text": "chunk_text"}})
+    index = client.Index("e5")
+    index.upsert_records("ns", RECORDS)
+    hits = index.search(namespace="ns", query={"inputs": {"text": "Famous technology firms"}, "top_k": 2}).result.hits
+    assert {h["_id"] for h in hits} == {"rec2", "rec4"}
+    stored = index.fetch(ids=["rec5"], namespace="ns").vectors["rec5"].values
+    passage = toolkit.inference.Inference().embed("multilingual-e5-large", [RECORDS[4]["chunk_text"]],
+                                                  {"input_type": "passage"}).data[0].values
+    assert max(abs(a - b) for a, b in zip(stored, passage)) < 1e-5  # records are embedded as passages

@@ -213,7 +213,7 @@ def upsert_records(index: "Index", namespace: Any, records: Any, *, batch_size: 
     sparse_rows: list[tuple[np.ndarray, np.ndarray]] = []
     tokens = 0
     for start in tqdm(starts, desc=f"embed {index.name}", unit="batch", disable=not show):
-        result = resolved.model.embed(texts[start:start + step], **options)
+        result = resolved.embed(texts[start:start + step], **options)
         tokens += result.total_tokens
         if result.dense is not None:
             dense_rows.append(result.dense)
@@ -295,7 +295,7 @@ def _query_vector(index: "Index", q: Mapping[str, Any], embed: Mapping[str, Any]
     text = check_texts([inputs["text"]], path="query.inputs.text")
     resolved = _embedder(index, embed)
     options = embed_options(resolved, embed.get("read_parameters"), path="embed.read_parameters")
-    result = resolved.model.embed(text, **options)
+    result = resolved.embed(text, **options)
     usage["embed_total_tokens"] = result.total_tokens
     if result.dense is not None:
         return {"vector": result.dense[0]}

@@ -119,7 +119,7 @@ class Inference:
         resolved = self.registry.embedder(model)
         texts = check_texts(inputs)
         options = embed_options(resolved, parameters)
-        return embeddings_list(resolved, resolved.model.embed(texts, **options))
+        return embeddings_list(resolved, resolved.embed(texts, **options))
 
     def rerank(self, model: str, query: str, documents: Sequence[Any], rank_fields: Sequence[str] = ("text",),
                return_documents: bool = True, top_n: int | None = None,

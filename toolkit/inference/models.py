@@ -13,6 +13,15 @@ or by ``ModelTable(aliases=...)``::
     max_documents = 100
     multiple_rank_fields = false
 
+    [prefixes.multilingual-e5-large]  # optional: text put before each input, by input_type
+    query = "query: "
+    passage = "passage: "
+
+The prefixes reproduce an asymmetric model's query/passage convention: E5 models are used
+with ``"query: "`` / ``"passage: "`` before the text, so the hosted multilingual-e5-large
+returns different vectors for the two input types and the stand-in does too. Usage counts
+the caller's text only, not the prefix.
+
 A local model's own name always resolves to itself.
 """
 
@@ -47,6 +56,12 @@ DEFAULT_ALIASES: Mapping[str, str] = MappingProxyType({
 })
 
 
+# E5's published convention; the symmetric stand-in (MiniLM) then separates queries from passages
+DEFAULT_PREFIXES: Mapping[str, Mapping[str, str]] = MappingProxyType({
+    "multilingual-e5-large": MappingProxyType({"query": "query: ", "passage": "passage: "}),
+})
+
+
 @dataclass(frozen=True)
 class RerankLimits:
     """A reranker name's request limits (search_spec §5.3)."""
@@ -70,6 +85,7 @@ class ModelTable:
 
     aliases: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_ALIASES))
     limits: Mapping[str, RerankLimits] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    prefixes: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: dict(DEFAULT_PREFIXES))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> "ModelTable":
@@ -85,7 +101,7 @@ class ModelTable:
         return table.updated(data, source=str(path))
 
     def updated(self, data: Mapping[str, Any], source: str = "table") -> "ModelTable":
-        """Return a copy with ``data['aliases']`` and ``data['limits']`` merged in."""
+        """Return a copy with ``data['aliases']``, ``data['limits']`` and ``data['prefixes']`` merged in."""
         aliases = dict(self.aliases)
         for name, local in dict(data.get("aliases", {})).items():
             if not isinstance(local, str) or not local:
@@ -97,8 +113,21 @@ class ModelTable:
                 limits[str(name)] = replace(limits.get(str(name), RerankLimits()), **dict(given))
             except TypeError as exc:
                 raise InvalidArgumentError(str(exc), path=f"{source}.limits.{name}") from exc
-        return replace(self, aliases=aliases, limits=limits)
+        prefixes = dict(self.prefixes)
+        for name, given in dict(data.get("prefixes", {})).items():
+            where = f"{source}.prefixes.{name}"
+            if not isinstance(given, Mapping) or set(given) - {"query", "passage"}:
+                raise InvalidArgumentError("prefixes must map 'query' and/or 'passage' to text", path=where)
+            for key, text in given.items():
+                if not isinstance(text, str):
+                    raise InvalidArgumentError(f"prefix {key!r} must be a string, got {text!r}", path=f"{where}.{key}")
+            prefixes[str(name)] = dict(given)
+        return replace(self, aliases=aliases, limits=limits, prefixes=prefixes)
 
     def local_name(self, model: str) -> str:
         """Return the local model that serves ``model`` (itself when it is not an alias)."""
         return self.aliases.get(model, model)
+
+    def input_prefixes(self, model: str) -> Mapping[str, str]:
+        """Return the text put before inputs of ``model`` by input_type (empty: none)."""
+        return self.prefixes.get(model, {})

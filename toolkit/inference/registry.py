@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping, Sequence
 
 from ..errors import InvalidArgumentError
 from ..plugin_manager import PluginRegistrationError, get_plugin_manager
-from .base import Embedder, Reranker
+from .base import Embedder, Embeddings, Reranker
 from .models import ModelTable, RerankLimits
 
 _instances: dict[type, Any] = {}
@@ -58,6 +58,21 @@ class Resolved:
     requested: str
     local: str
     model: Any  # an Embedder or Reranker instance
+    prefixes: Mapping[str, str] = field(default_factory=dict)  # input_type -> text before each input
+
+    def embed(self, texts: Sequence[str], *, input_type: str = "passage", truncate: str = "END",
+              return_tokens: bool = False) -> Embeddings:
+        """Embed ``texts`` with the local model, after the requested name's input_type prefix (if any).
+
+        The usage counts the caller's text only: the prefix's own tokens are taken off each input.
+        """
+        prefix = self.prefixes.get(input_type, "")
+        if not prefix:
+            return self.model.embed(texts, input_type=input_type, truncate=truncate, return_tokens=return_tokens)
+        result = self.model.embed([prefix + t for t in texts], input_type=input_type, truncate=truncate,
+                                  return_tokens=return_tokens)
+        prefix_tokens = len(self.model.tokenize([prefix.strip()])[0])
+        return replace(result, token_counts=result.token_counts - prefix_tokens)
 
 
 class ModelRegistry:
@@ -83,7 +98,7 @@ class ModelRegistry:
         if cls is None:
             raise InvalidArgumentError(f"Model '{model}' not found; embedding models here: "
                                        f"{', '.join(self._names('embed'))}", path=path)
-        return Resolved(model, local, _instance(cls))
+        return Resolved(model, local, _instance(cls), dict(self.table.input_prefixes(model)))
 
     def reranker(self, model: Any, path: str = "model") -> Resolved:
         """Return the reranker serving ``model``; an unknown name is a 400 naming it and the known ones."""
