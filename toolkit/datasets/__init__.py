@@ -15,7 +15,7 @@ repository's top-level ``datasets/`` folder.
 """
 
 from .base import Dataset, DatasetSource, FilterSet
-from .corpus import EmbeddedPythonDocs, python_docs_passages
+from .corpus import EmbeddedPythonDocs, PythonDocsMiniLM, python_docs_passages
 from .files import cache_dir, shipped_dir, shipped_file
 from .glove import GloVe, glove_vectors, glove_words
 from .groundtruth import GroundTruth, distance_matrix, ground_truth, row_distances, top_k
@@ -50,6 +50,7 @@ __all__ = [
     "Digits",
     "GloVe",
     "EmbeddedPythonDocs",
+    "PythonDocsMiniLM",
     "python_docs_passages",
     "glove_vectors",
     "glove_words",

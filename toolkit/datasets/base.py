@@ -56,6 +56,9 @@ class Dataset:
     ``train`` and ``queries`` are float32 arrays (dense) or CSR matrices (sparse). For sparse
     data, column j stands for sparse index ``sparse_vocabulary[j]`` (or j when it is None).
     ``neighbors`` are the true unfiltered neighbours shipped with a file, if any.
+    A *hybrid* dataset is dense (``dotproduct``) with ``sparse_train`` / ``sparse_queries``
+    (CSR, columns are the sparse indices): every record and query carries both parts and
+    the true score is the sum of the two dot products, as the reference scores hybrid queries.
     """
 
     name: str
@@ -69,6 +72,8 @@ class Dataset:
     neighbors: np.ndarray | None = None
     description: str = ""
     info: Mapping[str, Any] = field(default_factory=dict)
+    sparse_train: sp.csr_matrix | None = None
+    sparse_queries: sp.csr_matrix | None = None
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -85,6 +90,16 @@ class Dataset:
             raise InvalidArgumentError(f"{len(self.ids)} ids for {self.n} train rows", path="ids")
         if self.metadata is not None and len(self.metadata) != self.n:
             raise InvalidArgumentError(f"{len(self.metadata)} metadata for {self.n} train rows", path="metadata")
+        if (self.sparse_train is None) != (self.sparse_queries is None):
+            raise InvalidArgumentError("a hybrid dataset needs both sparse_train and sparse_queries",
+                                       path="sparse_queries")
+        if self.sparse_train is not None and self.sparse_queries is not None:
+            if self.vector_type != "dense" or self.metric != "dotproduct":
+                raise InvalidArgumentError("hybrid (dense + sparse) datasets are dense with the dotproduct metric",
+                                           path="metric")
+            if self.sparse_train.shape[0] != self.n or self.sparse_queries.shape[0] != self.n_queries:
+                raise InvalidArgumentError("sparse_train/sparse_queries must have one row per train row/query",
+                                           path="sparse_train")
         for fs in self.filter_sets:
             if fs.masks.shape != (self.n_queries, self.n) or len(fs.filters) != self.n_queries:
                 raise InvalidArgumentError(f"filter set {fs.name!r} does not match the queries", path="filter_sets")
@@ -93,6 +108,11 @@ class Dataset:
     @property
     def vector_type(self) -> str:
         return "sparse" if sp.issparse(self.train) else "dense"
+
+    @property
+    def hybrid(self) -> bool:
+        """Return True when records and queries carry a sparse part beside the dense one."""
+        return self.sparse_train is not None
 
     @property
     def n(self) -> int:
@@ -142,6 +162,8 @@ class Dataset:
             record: dict[str, Any] = {"id": ids[row]}
             if self.vector_type == "dense":
                 record["values"] = self.train[row]
+                if self.sparse_train is not None:
+                    record["sparse_values"] = self._sparse_row(self.sparse_train, row)
             else:
                 record["sparse_values"] = self._sparse_row(self.train, row)
             if self.metadata is not None and self.metadata[row]:
@@ -152,6 +174,8 @@ class Dataset:
     def query_arguments(self, i: int) -> dict[str, Any]:
         """Return the ``Index.query`` keyword arguments that carry query vector i."""
         if self.vector_type == "dense":
+            if self.sparse_queries is not None:
+                return {"vector": self.queries[i], "sparse_vector": self._sparse_row(self.sparse_queries, i)}
             return {"vector": self.queries[i]}
         return {"sparse_vector": self._sparse_row(self.queries, i)}
 
@@ -159,6 +183,8 @@ class Dataset:
         """Return a rough upper bound of one record's request size in bytes (for batching)."""
         if self.vector_type == "dense":
             per_vector = 12 * self.train.shape[1]  # JSON-ish: digits, separators
+            if self.sparse_train is not None:
+                per_vector += 24 * max(1, int(np.diff(self.sparse_train.indptr).max(initial=1)))
         else:
             per_vector = 24 * max(1, int(np.diff(self.train.indptr).max(initial=1)))
         return per_vector + 400
@@ -168,7 +194,9 @@ class Dataset:
     def fingerprint(self) -> str:
         """Return a content hash of metric, vectors and filters (the ground-truth cache key)."""
         digest = hashlib.sha1(f"{self.metric}|{self.vector_type}|{self.train.shape}".encode())
-        for matrix in (self.train, self.queries):
+        for matrix in (self.train, self.queries, self.sparse_train, self.sparse_queries):
+            if matrix is None:
+                continue
             for part in _arrays(matrix):
                 digest.update(np.ascontiguousarray(part).tobytes())
         for fs in self.filter_sets:
@@ -177,7 +205,8 @@ class Dataset:
         return digest.hexdigest()[:20]
 
     def __repr__(self) -> str:
-        return (f"Dataset({self.name}, {self.vector_type}, metric={self.metric!r}, n={self.n}, "
+        kind = "hybrid" if self.hybrid else self.vector_type
+        return (f"Dataset({self.name}, {kind}, metric={self.metric!r}, n={self.n}, "
                 f"queries={self.n_queries}, filter_sets={len(self.filter_sets)})")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..hookspecs import hookimpl
 from .base import DatasetSource
+from .corpus import PythonDocsMiniLM
 from .glove import GloVe
 from .hdf5 import AnnBenchmarksHDF5
 from .parquet import PineconeParquet
@@ -14,4 +15,4 @@ from .text import PythonDocs, SparseZipf
 
 @hookimpl
 def register_datasets() -> list[type[DatasetSource]]:
-    return [GloVe, Clustered, PythonDocs, SparseZipf, Digits, AnnBenchmarksHDF5, PineconeParquet]
+    return [GloVe, Clustered, PythonDocs, PythonDocsMiniLM, SparseZipf, Digits, AnnBenchmarksHDF5, PineconeParquet]

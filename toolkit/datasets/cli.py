@@ -94,11 +94,11 @@ def run(args: argparse.Namespace) -> int:
         for fs in dataset.filter_sets:
             print(f"  filter set {fs.name:<12} selectivity {fs.selectivity:.4f}   e.g. {dict(fs.filters[0])}")
         return 0
-    print(f"{'name':<12} {'type':<7} {'rows':>9} {'dim':>6} {'metric':<10} description")
+    print(f"{'name':<18} {'type':<7} {'rows':>9} {'dim':>6} {'metric':<10} description")
     for row in listing():
-        print(f"{row['name']:<12} {row['type']:<7} {_value(row['rows']):>9} {'sparse' if row['type'] == 'sparse' else _value(row['dimension']):>6} "
+        print(f"{row['name']:<18} {row['type']:<7} {_value(row['rows']):>9} {'sparse' if row['type'] == 'sparse' else _value(row['dimension']):>6} "
               f"{_value(row['metric']):<10} {row['description']}")
         params = ", ".join(f"{k}={'<required>' if v is inspect.Parameter.empty or v == '' else repr(v)}"
                            for k, v in row["parameters"].items())
-        print(f"{'':<12} {params}")
+        print(f"{'':<18} {params}")
     return 0

@@ -57,6 +57,10 @@ def distance_matrix(dataset: Dataset, queries: np.ndarray | slice | None = None,
     if q64.ndim == 1:
         q64 = q64[None, :]
     dots = q64 @ x64.T
+    if dataset.sparse_train is not None and dataset.sparse_queries is not None:  # hybrid: dense + sparse
+        sq_rows = np.arange(dataset.n_queries)[queries] if queries is not None else slice(None)
+        sx = dataset.sparse_train if rows is None else dataset.sparse_train[rows]
+        dots = dots + np.asarray((dataset.sparse_queries[sq_rows] @ sx.T).todense(), dtype=np.float64)
     if dataset.metric == "dotproduct":
         return -dots
     if dataset.metric == "cosine":
