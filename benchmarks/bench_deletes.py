@@ -4,7 +4,12 @@ Run from the repository root::
 
     flock /work/bench.lock python benchmarks/bench_deletes.py      # full scale: every installed engine,
                                                                    # 100k vectors, 1M for throughput
-    python benchmarks/bench_deletes.py --records 20000 --throughput-records 200000   # reduced
+    python benchmarks/bench_deletes.py --records 50000 --throughput-records 500000   # reduced
+
+Run time on 2 cores: the reduced run above took 249 s at load average ~8 (six engines; PyNNDescent
+138 s of it, including its numba compile); the full run (100k, 1M) is expected to take about
+8-10 minutes at that load and less on a quiet machine (builds grow as n log n; 1M records load in
+~30 s), inside the ~15-minute budget.
 
 ``--engines installed`` (the default) runs every registered builder that serves dense euclidean
 vectors: exact, annoy, nndescent, and hnsw / ivf_flat / ivf_pq with the ``[engines]`` extra.
