@@ -473,3 +473,67 @@ def test_fuzzed_bodies_never_500(client, case):
 def test_fuzzed_create_bodies_never_500(client, body):
     resp = client.post("/indexes", json=body)
     assert resp.status_code in (201, 400, 404, 409), (body, resp.text)
+
+
+# -- where a query runs: small namespaces on the event loop, the rest in the threadpool --------------
+
+
+def _query_threads(inline_read_bytes: int, body: dict) -> tuple[int, str]:
+    """Return (status, name of the thread that ran Index.query) for one query."""
+    import threading
+
+    http, tk = make_client(inline_read_bytes=inline_read_bytes)
+    seen: list[str] = []
+    with http:
+        seed(http)
+        index = tk.Index("idx")
+        original = type(index).query
+
+        def spy(self, *args, **kwargs):
+            seen.append(threading.current_thread().name)
+            return original(self, *args, **kwargs)
+
+        type(index).query = spy
+        try:
+            resp = http.post(f"{D}/query", json=body)
+        finally:
+            type(index).query = original
+    return resp.status_code, seen[0] if seen else ""
+
+
+def test_a_small_namespace_is_queried_on_the_event_loop_and_a_large_one_in_the_threadpool():
+    import threading
+
+    body = {"vector": [1, 0, 0, 0], "topK": 1, "namespace": "ns"}
+    status, small = _query_threads(1_000_000, body)  # 2 records: far under 1 MB
+    assert status == 200
+    status, large = _query_threads(1, body)  # every namespace is "large"
+    assert status == 200
+    status, off = _query_threads(0, body)  # 0: never inline
+    assert status == 200
+    status, values = _query_threads(1_000_000, {**body, "includeValues": True})  # values: shaped in the pool
+    assert status == 200
+    assert small != large and large == off == values
+    assert small != threading.current_thread().name and "AnyIO worker" in large
+
+
+def test_an_inline_query_answers_exactly_what_the_threadpool_answers(client):
+    seed(client)
+    small = create_app(client.tk, inline_read_bytes=1_000_000)
+    with TestClient(small, raise_server_exceptions=False) as inline:
+        for body in ({"vector": [1, 0.5, 0, 0], "topK": 2, "namespace": "ns"},
+                     {"vector": [1, 0.5, 0, 0], "topK": 2, "namespace": "ns", "filter": {"g": "x"}},
+                     {"vector": [1, 0.5, 0, 0], "topK": 2, "namespace": "absent"},
+                     {"vector": [1, 0.5], "topK": 2, "namespace": "ns"},  # wrong dimension: a 400 either way
+                     {"vector": [1, 0, 0, 0], "topK": 2, "namespace": 7}):
+            a, b = inline.post(f"{D}/query", json=body), client.post(f"{D}/query", json=body)
+            assert a.status_code == b.status_code and a.json() == b.json()
+            if a.status_code == 200:
+                assert a.headers["x-pinecone-request-lsn"] == b.headers["x-pinecone-request-lsn"]
+
+
+def test_inline_read_bytes_must_be_a_non_negative_integer():
+    tk = toolkit.Client()
+    for bad in (-1, 1.5, True, "8"):
+        with pytest.raises(toolkit.errors.InvalidArgumentError, match="inline_read_bytes"):
+            create_app(tk, inline_read_bytes=bad)
