@@ -10,11 +10,11 @@ overrides it (behind a proxy, or when binding 0.0.0.0). With ``index_hosts`` (th
 default) describe_index returns each index's own port instead, which serves REST and gRPC.
 
 Every handler does its JSON parsing, toolkit call and serialisation in the threadpool; the
-event loop only moves bytes — except queries of small namespaces (``inline_read_bytes``,
-8 MB by default), which run on the loop: for them the hop to a worker thread and back costs
-more than the search (reads take an immutable view and never wait for a lock). The
-toolkit's Client and Index locks make concurrent requests safe. Bodies are size-checked before they are parsed, and every request is validated as a
-whole before the toolkit changes anything.
+event loop only moves bytes. (Running small queries on the loop instead saves the thread hop
+per request but, measured with 8 concurrent clients, lowers throughput: numpy's GIL-free
+sections no longer overlap the loop's work; benchmarks/results/http.md.) The toolkit's
+Client and Index locks make concurrent requests safe. Bodies are size-checked before they
+are parsed, and every request is validated as a whole before the toolkit changes anything.
 """
 
 from __future__ import annotations
@@ -53,10 +53,6 @@ DEFAULT_MAX_UPSERT_BODY = 8 * MAX_UPSERT_BYTES
 DEFAULT_MAX_BODY = 4_000_000
 DRAIN_FACTOR = 4  # read and drop up to 4x the limit so the client sees our 400, then stop reading
 DATA_PREFIX = "/index"
-# A query over a namespace this small (billed bytes of its live records) runs on the event loop:
-# an exact scan of 8 MB takes ~1-2 ms here, while the hop to the threadpool and back costs
-# ~0.3-0.7 ms of CPU per request (thread wake-ups, GIL hand-offs) — most of a small query's cost.
-DEFAULT_INLINE_READ_BYTES = 8 * 1024 * 1024
 MAX_REQUEST_HEAD_BYTES = DEFAULT_MAX_HEAD_BYTES  # a fetch of 1000 ids of up to 512 characters is a long GET line
 _HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
@@ -75,8 +71,6 @@ class ServerConfig:
     limits: ServerLimits = field(default_factory=ServerLimits)
     # folders whose files imports may read over the wire (toolkit.confine); empty: imports are off
     import_roots: tuple[Path, ...] = ()
-    # queries of a namespace holding at most this many billed bytes run on the event loop (0: never)
-    inline_read_bytes: int = 0
 
 
 @dataclass
@@ -108,10 +102,9 @@ Result = tuple[int, Any, Mapping[str, str]]  # (status, JSON-able payload or Non
 class Handlers:
     """The REST calls, one method each, on top of one ``toolkit.Client``."""
 
-    def __init__(self, client: Any, index_hosts: Any = None, inline_read_bytes: int = 0) -> None:
+    def __init__(self, client: Any, index_hosts: Any = None) -> None:
         self.client = client
         self.index_hosts = index_hosts
-        self.inline_read_bytes = inline_read_bytes
 
     # control plane
     def _model(self, model: Any, call: Call) -> dict[str, Any]:
@@ -158,26 +151,6 @@ class Handlers:
         resp = index.query(**kwargs)
         committed, _ = index.lsns(kwargs.get("namespace"))
         return 200, wire.query_response(resp), lsn_headers(committed, resp.max_indexed_lsn)
-
-    def query_is_small(self, call: Call) -> bool:
-        """Whether this query may run on the event loop: its namespace holds at most
-        ``inline_read_bytes`` and it asks for no values (a large answer is shaped in the threadpool).
-
-        Reads never wait for writers (they search an immutable view), so the loop never blocks
-        on a lock; anything malformed is left to the threadpool path, which reports it.
-        """
-        if self.inline_read_bytes <= 0:
-            return False
-        try:
-            body = call.json()
-            if body.get("includeValues") or body.get("include_values"):
-                return False
-            namespace = body.get("namespace")
-            index = self._index(call)
-            return bool(index.namespace_bytes(namespace if isinstance(namespace, str) else None)
-                        <= self.inline_read_bytes)
-        except ToolkitError:
-            return False
 
     def fetch(self, call: Call) -> Result:
         index = self._index(call)
@@ -337,10 +310,9 @@ def _raw_namespace(request: Request) -> str:
 
 
 def _endpoint(method: Callable[[Call], Result], plane: Plane, limit: int, config: ServerConfig, *,
-              namespace_in_path: bool = False, inline: Callable[[Call], bool] | None = None
-              ) -> Callable[[Request], Any]:
+              namespace_in_path: bool = False) -> Callable[[Request], Any]:
     """Return the ASGI endpoint of one handler: read and check the body on the event loop, then
-    parse, call the toolkit and serialise in the threadpool (on the loop when ``inline(call)``)."""
+    parse, call the toolkit and serialise in the threadpool."""
 
     async def endpoint(request: Request) -> Response:
         headers = {"x-pinecone-request-id": request_id()}
@@ -359,10 +331,7 @@ def _endpoint(method: Callable[[Call], Result], plane: Plane, limit: int, config
                 status, payload, extra = method(call)
                 return status, None if payload is None else wire.dumps(payload), extra
 
-            if inline is not None and inline(call):
-                status, content, extra = run()
-            else:
-                status, content, extra = await run_in_threadpool(run)
+            status, content, extra = await run_in_threadpool(run)
         except ToolkitError as exc:
             return error_response(exc, plane, headers)
         except ClientDisconnect:
@@ -383,13 +352,6 @@ def _unsupported(what: str) -> Callable[[Request], Any]:
                               {"x-pinecone-request-id": request_id()})
 
     return endpoint
-
-
-def _check_inline_read_bytes(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidArgumentError(f"inline_read_bytes must be an integer >= 0, got {value!r}",
-                                   path="inline_read_bytes")
-    return value
 
 
 class MethodNotAllowedError(InvalidArgumentError):
@@ -466,7 +428,6 @@ def create_app(
     index_hosts: Any = None,
     limits: ServerLimits | None = None,
     import_roots: Iterable[str | Path] = (),
-    inline_read_bytes: int = DEFAULT_INLINE_READ_BYTES,
 ) -> Starlette:
     """Return the ASGI app serving ``client`` (or a new ``toolkit.Client(path=path)``).
 
@@ -480,9 +441,7 @@ def create_app(
     each index its own port for REST + gRPC (started and stopped with the app; see index_hosts).
     ``limits``: body deadlines (the CLI also passes its header timeout and connection cap to
     uvicorn). ``import_roots``: the folders imports may read over the wire (``toolkit.confine``);
-    none by default, so bulk imports answer 403. ``inline_read_bytes``: a query of a namespace
-    of at most this many bytes (and no ``includeValues``) runs on the event loop instead of the
-    threadpool, which saves the thread hop (0: every request goes to the threadpool).
+    none by default, so bulk imports answer 403.
     """
     from ..confine import resolve_roots
 
@@ -498,9 +457,8 @@ def create_app(
     config = ServerConfig(api_key=api_key or None, public_url=public_url, max_upsert_body=max_upsert_body,
                           max_body=min(max_body, max_upsert_body), close_client=bool(close_client),
                           description=description, index_hosts=None if public_url else index_hosts,
-                          limits=limits or ServerLimits(), import_roots=roots,
-                          inline_read_bytes=_check_inline_read_bytes(inline_read_bytes))
-    h = Handlers(client, config.index_hosts, config.inline_read_bytes)
+                          limits=limits or ServerLimits(), import_roots=roots)
+    h = Handlers(client, config.index_hosts)
 
     def route(path: str, method: Callable[[Call], Result], methods: Iterable[str], plane: Plane,
               limit: int | None = None, **kw: Any) -> Route:
@@ -517,7 +475,7 @@ def create_app(
         route("/indexes/{name}", h.delete_index, ["DELETE"], "control"),
         Route("/collections", _unsupported("collections"), methods=["GET", "POST"]),
         route(f"{d}/vectors/upsert", h.upsert, ["POST"], "data", config.max_upsert_body),
-        route(f"{d}/query", h.query, ["POST"], "data", inline=h.query_is_small),
+        route(f"{d}/query", h.query, ["POST"], "data"),
         route(f"{d}/vectors/fetch", h.fetch, ["GET"], "data"),
         route(f"{d}/vectors/update", h.update, ["POST"], "data"),
         route(f"{d}/vectors/delete", h.delete, ["POST"], "data"),

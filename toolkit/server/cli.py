@@ -58,13 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="index ports also accept TLS with this certificate (chain) — for SDKs whose gRPC "
                              "client always dials TLS; clients must trust its CA (e.g. SSL_CERT_FILE)")
     parser.add_argument("--tls-key", default=None, metavar="PEM", help="the private key of --tls-cert")
-    parser.add_argument("--http", choices=["h11", "httptools", "auto"], default="h11",
+    parser.add_argument("--http", choices=["h11", "httptools"], default="h11",
                         help="HTTP/1.1 parser: h11 (default, pure Python) or httptools (C, ~0.2 ms less CPU per "
-                             "request, but refuses request lines over 64 KB, e.g. a fetch of 1000 long ids); "
-                             "auto: httptools when installed. Both cap the head at 2 MB and enforce --header-timeout")
-    parser.add_argument("--inline-read-mb", type=float, default=None, metavar="MB",
-                        help="run a query of a namespace holding at most this many MB on the event loop, "
-                             "skipping the thread hop (default 8.4 = 8 MiB; 0: every request in the threadpool)")
+                             "request, but refuses request lines over 64 KB, e.g. a fetch of 1000 long ids; needs "
+                             "the httptools package). Both cap the head at 2 MB and enforce --header-timeout")
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
                         help="event loop (auto: uvloop when installed, else asyncio)")
     parser.add_argument("--import-root", action="append", default=[], metavar="DIR",
@@ -124,16 +121,12 @@ def build_app(args: argparse.Namespace) -> Any:
         limits = ServerLimits(**{k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
         raise InvalidArgumentError(str(exc), path="limits") from None
-    inline_mb = getattr(args, "inline_read_mb", None)
-    if inline_mb is not None and not inline_mb >= 0:
-        raise InvalidArgumentError("must be a number of MB >= 0", path="--inline-read-mb")
-    inline: dict[str, Any] = {} if inline_mb is None else {"inline_read_bytes": int(inline_mb * 1_000_000)}
     if getattr(args, "scheduler", None):
         options["cluster"] = args.scheduler  # slabs held and searched on that Dask cluster (toolkit/cluster.py)
     return create_app(path=args.path, api_key=api_key, public_url=args.public_url, max_upsert_body=max_upsert,
                       limits=limits, import_roots=getattr(args, "import_root", None) or (),
                       client_options=options, allowed_hosts=allowed_hosts(args.host, args.public_url),
-                      index_hosts=_index_hosts(args, max_upsert), **inline)
+                      index_hosts=_index_hosts(args, max_upsert))
 
 
 def _index_hosts(args: argparse.Namespace, max_message_bytes: int) -> Any:
