@@ -473,4 +473,3 @@ def test_fuzzed_bodies_never_500(client, case):
 def test_fuzzed_create_bodies_never_500(client, body):
     resp = client.post("/indexes", json=body)
     assert resp.status_code in (201, 400, 404, 409), (body, resp.text)
-

@@ -5,6 +5,11 @@ write to its shard's commit funnel (``LocalShard.commit`` then ``sync``) or read
 namespace's current immutable view (no lock), meters read/write units into the ledger, and
 answers with an SDK-shaped response that also carries the LSN facts (``lsn`` on writes,
 ``max_indexed_lsn`` on reads).
+
+The larger request families live in their own modules and work through ``IndexOps``
+(index_ops.py: write funnel, metering, parsing, filter cache): updates in index_updates.py;
+delete_records, create_namespace and fetch_by_metadata in index_records.py. The methods here
+are their façades (same names, signatures and docstrings).
 """
 
 from __future__ import annotations
