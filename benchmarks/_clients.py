@@ -107,13 +107,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(port: int, extra: Sequence[str] = (), cwd: Path = ROOT) -> subprocess.Popen:
-    """Start ``python -m toolkit serve`` (in memory) on ``port`` with ``extra`` options; wait for /health."""
+def start_server(port: int, extra: Sequence[str] = (), cwd: Path = ROOT, python: str = sys.executable
+                 ) -> subprocess.Popen:
+    """Start ``python -m toolkit serve`` (in memory) on ``port`` with ``extra`` options from checkout
+    ``cwd`` with interpreter ``python``; wait for /health."""
+    proc = subprocess.Popen([python, "-m", "toolkit", "serve", "--port", str(port), "--log-level", "warning", *extra],
+                            cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return wait_healthy(proc, port, f"the server of {cwd}")
+
+
+def wait_healthy(proc: subprocess.Popen, port: int, what: str, timeout: float = 60) -> subprocess.Popen:
+    """Return ``proc`` once GET /health on ``port`` answers 200; kill it and raise after ``timeout`` s."""
     import httpx
 
-    proc = subprocess.Popen([sys.executable, "-m", "toolkit", "serve", "--port", str(port), "--log-level", "warning",
-                             *extra], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
@@ -121,7 +128,7 @@ def start_server(port: int, extra: Sequence[str] = (), cwd: Path = ROOT) -> subp
         except httpx.TransportError:
             time.sleep(0.05)
     proc.kill()
-    raise RuntimeError("the server did not start")
+    raise RuntimeError(f"{what} did not start")
 
 
 def load(url: str, records: int, dim: int, api_key: str = "bench") -> str:

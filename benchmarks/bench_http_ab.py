@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _clients import INDEX, ROOT, free_port, load, run_client, start_server  # noqa: E402
+from _clients import ROOT, free_port, load, run_client, start_server, wait_healthy  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 SECTION = "<!-- A/B section: written by benchmarks/bench_http_ab.py -->"
@@ -86,18 +86,8 @@ def ceiling_main(port: int) -> None:
 
 
 def start_ceiling(port: int) -> subprocess.Popen:
-    import httpx
-
     proc = subprocess.Popen([sys.executable, __file__, "--ceiling-server", str(port)], cwd=ROOT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("the canned-answer server did not start")
+    return wait_healthy(proc, port, "the canned-answer server")
 
 
 def cell(url: str, pid: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -139,7 +129,7 @@ def main() -> None:
     procs: dict[str, subprocess.Popen] = {}
     try:
         procs["new"] = start_server(ports["new"], args.new_server_args.split())
-        procs["old"] = _start_old(old_python, args.old, ports["old"], args.old_server_args.split())
+        procs["old"] = start_server(ports["old"], args.old_server_args.split(), cwd=args.old, python=old_python)
         if not args.no_ceiling:
             ports["ceiling"] = free_port()
             procs["ceiling"] = start_ceiling(ports["ceiling"])
@@ -186,22 +176,6 @@ def main() -> None:
     text = text.split(SECTION)[0].rstrip() + "\n\n" + render_md(result)
     md.write_text(text)
     print(f"median ratio new/old {result['median_ratio_new_over_old']}; wrote {md}", file=sys.stderr)
-
-
-def _start_old(python: str, checkout: Path, port: int, extra: list[str]) -> subprocess.Popen:
-    import httpx
-
-    proc = subprocess.Popen([python, "-m", "toolkit", "serve", "--port", str(port), "--log-level", "warning", *extra],
-                            cwd=checkout, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError(f"the server of {checkout} did not start")
 
 
 def _commit(path: Path) -> str:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from ..errors import DeadlineExceededError
 
@@ -88,6 +88,32 @@ async def _within(iterator: AsyncIterator[bytes], seconds: float) -> bytes:
     return await asyncio.wait_for(iterator.__anext__(), seconds)
 
 
+class HeadTimer:
+    """One connection's request-head deadline: ``arm`` when a head starts, ``disarm`` when it is
+    complete; ``on_late`` runs if the deadline passes first."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float, on_late: Callable[[], None]) -> None:
+        self.loop, self.seconds, self.on_late = loop, seconds, on_late
+        self._handle: asyncio.TimerHandle | None = None
+
+    @property
+    def armed(self) -> bool:
+        return self._handle is not None
+
+    def arm(self) -> None:
+        self.disarm()
+        self._handle = self.loop.call_later(self.seconds, self._fire)
+
+    def disarm(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _fire(self) -> None:
+        self._handle = None
+        self.on_late()
+
+
 def timed_protocol(header_timeout: float) -> type:
     """Return a uvicorn h11 protocol class that closes a connection whose request head is late."""
     import h11
@@ -96,34 +122,23 @@ def timed_protocol(header_timeout: float) -> type:
     class HeaderTimeoutProtocol(H11Protocol):
         """uvicorn's h11 protocol plus a timer on each request head."""
 
-        _head_timer: asyncio.TimerHandle | None = None
-
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
-            self._arm()
+            self._head = HeadTimer(self.loop, header_timeout, self._head_late)
+            self._head.arm()
 
         def data_received(self, data: bytes) -> None:
-            if self._head_timer is None and self.conn.their_state is h11.IDLE:
-                self._arm()  # the first bytes of the next request on a kept-alive connection
+            if not self._head.armed and self.conn.their_state is h11.IDLE:
+                self._head.arm()  # the first bytes of the next request on a kept-alive connection
             super().data_received(data)
             if self.conn.their_state is not h11.IDLE:
-                self._disarm()  # the head is complete (the body has its own deadline)
+                self._head.disarm()  # the head is complete (the body has its own deadline)
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
+            self._head.disarm()
             super().connection_lost(exc)
 
-        def _arm(self) -> None:
-            self._disarm()
-            self._head_timer = self.loop.call_later(header_timeout, self._head_late)
-
-        def _disarm(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
-
         def _head_late(self) -> None:
-            self._head_timer = None
             if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
                 self.transport.close()
 
@@ -143,7 +158,6 @@ def timed_httptools_protocol(header_timeout: float, max_head_bytes: int = DEFAUL
     class HeaderTimeoutHttpTools(HttpToolsProtocol):
         """uvicorn's httptools protocol plus a timer on each request head and a cap on its size."""
 
-        _head_timer: asyncio.TimerHandle | None = None
         _head_bytes = 0
 
         def on_url(self, url: bytes) -> None:
@@ -161,33 +175,24 @@ def timed_httptools_protocol(header_timeout: float, max_head_bytes: int = DEFAUL
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
-            self._arm()
+            self._head = HeadTimer(self.loop, header_timeout, self._head_late)
+            self._head.arm()
 
         def on_message_begin(self) -> None:
             self._head_bytes = 0
             super().on_message_begin()
-            if self._head_timer is None:
-                self._arm()  # the first bytes of the next request on a kept-alive connection
+            if not self._head.armed:
+                self._head.arm()  # the first bytes of the next request on a kept-alive connection
 
         def on_headers_complete(self) -> None:
-            self._disarm()  # the head is complete (the body has its own deadline)
+            self._head.disarm()  # the head is complete (the body has its own deadline)
             super().on_headers_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
+            self._head.disarm()
             super().connection_lost(exc)
 
-        def _arm(self) -> None:
-            self._disarm()
-            self._head_timer = self.loop.call_later(header_timeout, self._head_late)
-
-        def _disarm(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
-
         def _head_late(self) -> None:
-            self._head_timer = None
             if not self.transport.is_closing():
                 self.transport.close()
 
