@@ -28,19 +28,27 @@ import argparse
 import json
 import platform
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_http import free_port, make_queries, make_vectors, run_timed  # noqa: E402
+from _clients import (  # noqa: E402
+    INDEX,
+    NAMESPACE,
+    ROOT,
+    best,
+    free_port,
+    load,
+    make_queries,
+    make_vectors,
+    run_client,
+    run_timed,
+    start_server,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-INDEX = "bench"
-NAMESPACE = "data"
 TRANSPORTS = ("grpc", "rest-index-host", "rest-main-port")
 LABEL = {"grpc": "grpc", "rest-index-host": "rest (index host)", "rest-main-port": "rest (main port)"}
 
@@ -78,50 +86,11 @@ def client_main(args: argparse.Namespace) -> None:
     print(json.dumps(run_timed(args.threads, args.seconds, op)))
 
 
-def run_client(url: str, host: str, transport: str, op: str, threads: int, args: argparse.Namespace) -> dict:
-    cmd = [sys.executable, __file__, "--client", "--url", url, "--host", host, "--transport", transport,
-           "--op", op, "--threads", str(threads), "--seconds", str(args.seconds), "--dim", str(args.dim),
-           "--batch", str(args.batch), "--top-k", str(args.top_k)]
-    env = {**os.environ, "PINECONE_GRPC_SCHEME": "http"}
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, timeout=600, env=env)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def start_server(port: int) -> subprocess.Popen:
-    import httpx
-
-    proc = subprocess.Popen([sys.executable, "-m", "toolkit", "serve", "--port", str(port), "--log-level", "warning",
-                             "--index-port-start", "0"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("the server did not start")
-
-
-def load(url: str, args: argparse.Namespace) -> str:
-    """Create and fill the index over REST; return its host."""
-    import httpx
-
-    with httpx.Client(timeout=120) as http:
-        resp = http.post(f"{url}/indexes", json={"name": INDEX, "dimension": args.dim, "metric": "cosine",
-                                                 "spec": {"serverless": {"cloud": "aws", "region": "us-east-1"}}})
-        resp.raise_for_status()
-        vectors = make_vectors(args.records, args.dim, seed=1, prefix="r")
-        for i in range(0, len(vectors), 500):
-            http.post(f"{url}/index/{INDEX}/vectors/upsert",
-                      json={"vectors": vectors[i: i + 500], "namespace": NAMESPACE}).raise_for_status()
-        return str(resp.json()["host"])
-
-
-def best(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
-    top = max(runs, key=lambda r: r[key])
-    return {**top, "all_" + key: [r[key] for r in runs]}
+def client_cell(url: str, host: str, transport: str, op: str, threads: int, args: argparse.Namespace) -> dict:
+    return run_client(__file__, ["--url", url, "--host", host, "--transport", transport, "--op", op,
+                                 "--threads", str(threads), "--seconds", str(args.seconds), "--dim", str(args.dim),
+                                 "--batch", str(args.batch), "--top-k", str(args.top_k)],
+                      env={**os.environ, "PINECONE_GRPC_SCHEME": "http"})
 
 
 def main() -> None:
@@ -150,14 +119,14 @@ def main() -> None:
     load_before = [round(x, 2) for x in os.getloadavg()]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start_server(port)
+    proc = start_server(port, ["--index-port-start", "0"])
     rows: list[dict[str, Any]] = []
     try:
-        host = load(url, args)
+        host = load(url, args.records, args.dim)
         print(f"server {url}, index host {host}", file=sys.stderr)
         for op, threads in cells:
             for transport in TRANSPORTS:
-                runs = [run_client(url, host, transport, op, threads, args) for _ in range(args.repeats)]
+                runs = [client_cell(url, host, transport, op, threads, args) for _ in range(args.repeats)]
                 row = {"op": op, "transport": LABEL[transport], **best(runs, "records_per_s")}
                 rows.append(row)
                 print(f"  {op:6s} t={threads} {LABEL[transport]:18s} {row['requests_per_s']:>8.1f} req/s "

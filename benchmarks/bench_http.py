@@ -22,83 +22,31 @@ import argparse
 import json
 import platform
 import signal
-import socket
-import statistics
-import subprocess
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _clients import (  # noqa: E402
+    INDEX,
+    NAMESPACE,
+    ROOT,
+    best,
+    free_port,
+    load,
+    make_queries,
+    make_vectors,
+    run_client,
+    run_timed,
+    start_server,
+)
+
 RESULTS = ROOT / "benchmarks" / "results"
-INDEX = "bench"
-NAMESPACE = "data"
+AB_SECTION = "<!-- A/B section: written by benchmarks/bench_http_ab.py -->"
 
 
 # -- workloads (shared by the in-process runner and the HTTP client process) ------------------------
-
-def make_vectors(n: int, dim: int, seed: int, prefix: str) -> list[dict[str, Any]]:
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    values = rng.standard_normal((n, dim)).astype("float32")
-    return [{"id": f"{prefix}{i}", "values": values[i].tolist(), "metadata": {"shard": i % 10}}
-            for i in range(n)]
-
-
-def make_queries(count: int, dim: int, seed: int) -> list[list[float]]:
-    import numpy as np
-
-    return np.random.default_rng(seed).standard_normal((count, dim)).astype("float32").tolist()
-
-
-def run_timed(threads: int, seconds: float, op: Callable[[int, int], int]) -> dict[str, Any]:
-    """Call ``op(thread, i)`` in a loop on ``threads`` threads for ``seconds``; op returns records done."""
-    latencies: list[list[float]] = [[] for _ in range(threads)]
-    records = [0] * threads
-    errors = [0] * threads
-    start_gate = threading.Barrier(threads + 1)
-    stop_at = [0.0]
-
-    def worker(t: int) -> None:
-        start_gate.wait()
-        i = 0
-        while True:
-            began = time.perf_counter()
-            if began >= stop_at[0]:
-                return
-            try:
-                records[t] += op(t, i)
-            except Exception:  # counted, not fatal: the numbers must say so
-                errors[t] += 1
-            latencies[t].append(time.perf_counter() - began)
-            i += 1
-
-    with ThreadPoolExecutor(threads) as pool:
-        futures = [pool.submit(worker, t) for t in range(threads)]
-        began = time.perf_counter()
-        stop_at[0] = began + seconds
-        start_gate.wait()
-        for f in futures:
-            f.result()
-        elapsed = time.perf_counter() - began
-    lat = sorted(x for per in latencies for x in per)
-    requests = len(lat)
-    return {
-        "threads": threads,
-        "requests": requests,
-        "errors": sum(errors),
-        "seconds": round(elapsed, 3),
-        "requests_per_s": round(requests / elapsed, 1),
-        "records_per_s": round(sum(records) / elapsed, 1),
-        "p50_ms": round(1000 * lat[len(lat) // 2], 3) if lat else None,
-        "p99_ms": round(1000 * lat[min(len(lat) - 1, int(len(lat) * 0.99))], 3) if lat else None,
-        "mean_ms": round(1000 * statistics.fmean(lat), 3) if lat else None,
-    }
-
 
 def workload(kind: str, args: argparse.Namespace) -> tuple[Callable[[Any], Callable[[int, int], int]], str]:
     """Return a factory (target -> op) for one workload and its description."""
@@ -207,63 +155,19 @@ def client_main(args: argparse.Namespace) -> None:
     op = factory(target)
     for i in range(20):  # warm up connections and code paths
         op(i % args.threads, i)
-    print(json.dumps(run_timed(args.threads, args.seconds, op)))
+    cpu = time.process_time()
+    row = run_timed(args.threads, args.seconds, op)
+    row["client_cpu_s"] = round(time.process_time() - cpu, 3)  # this client process, all threads
+    print(json.dumps(row))
 
 
-def run_client(url: str, kind: str, op: str, threads: int, args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "--client", "--url", url, "--client-kind", kind, "--op", op,
-           "--threads", str(threads), "--seconds", str(args.seconds), "--dim", str(args.dim),
-           "--records", str(args.records), "--batch", str(args.batch), "--top-k", str(args.top_k)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT, timeout=600)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def client_cell(url: str, kind: str, op: str, threads: int, args: argparse.Namespace) -> dict[str, Any]:
+    return run_client(__file__, ["--url", url, "--client-kind", kind, "--op", op, "--threads", str(threads),
+                                 "--seconds", str(args.seconds), "--dim", str(args.dim), "--records", str(args.records),
+                                 "--batch", str(args.batch), "--top-k", str(args.top_k)])
 
 
 # -- orchestration ----------------------------------------------------------------------------------
-
-def best(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the highest throughput, plus every run's req/s (the spread shows the noise)."""
-    top = max(runs, key=lambda r: r["requests_per_s"])
-    return {**top, "all_requests_per_s": [r["requests_per_s"] for r in runs]}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(port: int, extra: list[str] | None = None) -> subprocess.Popen:
-    """``toolkit serve`` with REST-only hosts (``--no-grpc``: the SDK rows use ``/index/<name>`` on the
-    main port, as before index ports existed; bench_grpc.py measures the index ports)."""
-    import httpx
-
-    proc = subprocess.Popen([sys.executable, "-m", "toolkit", "serve", "--port", str(port), "--log-level", "warning",
-                             "--no-grpc", *(extra or [])],
-                            cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("the server did not start")
-
-
-def load(url: str, args: argparse.Namespace) -> None:
-    import httpx
-
-    with httpx.Client(headers={"Api-Key": "bench"}, timeout=120) as http:
-        http.post(f"{url}/indexes", json={"name": INDEX, "dimension": args.dim, "metric": "cosine",
-                                          "spec": {"serverless": {"cloud": "aws", "region": "us-east-1"}}}
-                  ).raise_for_status()
-        vectors = make_vectors(args.records, args.dim, seed=1, prefix="r")
-        for i in range(0, len(vectors), 500):
-            http.post(f"{url}/index/{INDEX}/vectors/upsert",
-                      json={"vectors": vectors[i : i + 500], "namespace": NAMESPACE}).raise_for_status()
-
 
 def in_process_index(args: argparse.Namespace) -> Any:
     import toolkit
@@ -336,15 +240,17 @@ def main() -> None:
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start_server(port, args.server_args.split())
+    # REST-only hosts (--no-grpc): the SDK rows use /index/<name> on the main port, as before index
+    # ports existed; bench_grpc.py measures the index ports
+    proc = start_server(port, ["--no-grpc", *args.server_args.split()])
     try:
         print(f"server on {url}: loading ...", file=sys.stderr)
-        load(url, args)
+        load(url, args.records, args.dim)
         for op in ops:
             _, what = workload(op, args)
             for kind in ("httpx", "sdk"):
                 for threads in thread_counts:
-                    runs = [run_client(url, kind, op, threads, args) for _ in range(args.repeats)]
+                    runs = [client_cell(url, kind, op, threads, args) for _ in range(args.repeats)]
                     row = {"op": op, "what": what, "mode": f"http ({kind})", **best(runs)}
                     rows.append(row)
                     print(f"  {op:13s} http ({kind:5s}) t={threads}: {row['requests_per_s']:>9.1f} req/s "
@@ -383,7 +289,9 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "http.json").write_text(json.dumps({"meta": meta, "results": rows, "overhead": overhead},
                                                    indent=2) + "\n")
-    (args.out / "http.md").write_text(render_md(meta, rows, overhead))
+    md = args.out / "http.md"
+    kept = md.read_text().partition(AB_SECTION)[2] if md.exists() else ""  # bench_http_ab.py's section
+    md.write_text(render_md(meta, rows, overhead) + (f"\n{AB_SECTION}{kept}" if kept else ""))
     print(f"wrote {args.out / 'http.json'} and {args.out / 'http.md'}", file=sys.stderr)
 
 

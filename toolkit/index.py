@@ -5,6 +5,11 @@ write to its shard's commit funnel (``LocalShard.commit`` then ``sync``) or read
 namespace's current immutable view (no lock), meters read/write units into the ledger, and
 answers with an SDK-shaped response that also carries the LSN facts (``lsn`` on writes,
 ``max_indexed_lsn`` on reads).
+
+The larger request families live in their own modules and work through ``IndexOps``
+(index_ops.py: write funnel, metering, parsing, filter cache): updates in index_updates.py;
+delete_records, create_namespace and fetch_by_metadata in index_records.py. The methods here
+are their façades (same names, signatures and docstrings).
 """
 
 from __future__ import annotations
@@ -17,24 +22,22 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import cost
+from . import cost, index_records, index_updates
 from .engine import SlabBuilder
 from .engine_config import EngineConfig, check_engine
-from .errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
-from .deletes import DeleteResponse, check_ids, check_limit, choose
-from .documents import compile_document_filter, compile_where_document, document_field
-from .filters import And, Filter
+from .errors import InvalidArgumentError, NotFoundError
+from .deletes import DeleteResponse
+from .filters import Filter
 from .identifiers import DEFAULT_NAMESPACE, canonical_namespace, check_record_id
 from .imports import ImportModel, Imports, ListImportsResponse, StartImportResponse
 from .index_config import IndexConfig
-from .journal import Delete, DeleteAll, Journal, MemoryJournal, Noop, Op, Upsert
+from .index_ops import IndexOps, stored_metadata, stored_values, stored_vector
+from .journal import Delete, DeleteAll, Journal, MemoryJournal, Op, Upsert
 from .merges import COMPACT, REBUILD, MergeRecord, describe_records
-from .metadata import check_metadata
 from .namespace import Namespace
 from .pagination import decode_token, encode_token, follow_pages
 from .records import (
     MAX_UPSERT_BYTES,
-    MAX_UPSERT_RECORDS,
     RecordBatch,
     check_dense_matrix,
     check_query_vector,
@@ -58,17 +61,13 @@ from .responses import (
     WriteResponse,
 )
 from .scoring import Query, ascending
-from .segment import Rows
 from .settings import Settings
 from .sdk_options import check_options, strict_keywords
 from .shard import Committed, LocalShard, RecordQuery
-from .sparse import Sparse, check_sparse
-from .vectors import SparseValues, Vector
+from .sparse import check_sparse
 from .view import FILTER_STRATEGIES, Candidate, View
 
 MAX_IDS_PER_REQUEST = 1000
-MAX_UPDATE_BY_FILTER = 100_000
-_FILTER_CACHE_SIZE = 256  # compiled filters kept per index (oldest dropped first)
 
 
 __all__ = ["Index", "IndexConfig"]
@@ -83,7 +82,6 @@ class Index:
         self.settings = settings
         self._builders = builders
         self._ledger = cost.UsageLedger()
-        self._filters: dict[Any, Filter] = {}  # _filter_key(filter) → compiled filter
         journal = MemoryJournal() if journal is None else journal
         self._shard: LocalShard
         if cluster is None:
@@ -93,6 +91,7 @@ class Index:
 
             self._shard = DistributedShard(config, builders, journal, cluster)
         self._imports = Imports()
+        self._ops = IndexOps(self._shard, settings, self._ledger)  # what index_updates/index_records work through
 
     @property
     def config(self) -> IndexConfig:
@@ -110,35 +109,11 @@ class Index:
         return self.config.name
 
     def _record(self, operation: str, namespace: str, started: float, **fields: Any) -> None:
-        self._ledger.record(
-            cost.LedgerEntry(operation, namespace, seconds=time.perf_counter() - started, **fields)
-        )
+        self._ops.meter(operation, namespace, started, **fields)
 
     def _compile(self, filter: Any) -> Filter | None:
         """Return the compiled filter, from a cache keyed by the filter's order-insensitive identity."""
-        if filter is None:
-            return None
-        if not isinstance(filter, Mapping):
-            raise InvalidArgumentError(f"filter must be an object, got {type(filter).__name__}", path="filter")
-        try:
-            key: Any = _filter_key(filter)
-            cached = self._filters.get(key)
-        except TypeError:  # an unhashable operand: compile (and refuse) it without caching
-            key, cached = None, None
-        if cached is not None:
-            return cached
-        compiled = compile_document_filter(  # a "$document" clause filters on the record's text (documents.py)
-            filter, field=document_field(self.config, self.settings),
-            max_depth=self.settings.filter_max_depth, max_in_values=self.settings.filter_max_in_values,
-        )
-        if key is not None and compiled is not None:
-            if len(self._filters) >= _FILTER_CACHE_SIZE:
-                try:  # oldest first; another thread may be evicting too
-                    self._filters.pop(next(iter(self._filters)), None)
-                except (RuntimeError, StopIteration):
-                    pass
-            self._filters[key] = compiled
-        return compiled
+        return self._ops.compile(filter)
 
     def _check_ids(self, ids: Any, what: str) -> list[str]:
         if isinstance(ids, str) or not isinstance(ids, Iterable):
@@ -188,9 +163,7 @@ class Index:
 
     def _write(self, namespace: str, op: Any) -> Committed:
         """Commit one write through the shard's funnel and wait until it is durable."""
-        done = self._shard.commit(namespace, op)
-        self._shard.sync(done)  # durable before the ack (group commit, outside the write lock)
-        return done
+        return self._ops.write(namespace, op)
 
     def upsert_from_dataframe(
         self, df: pd.DataFrame, namespace: str | None = None, batch_size: int = 500, show_progress: bool = True
@@ -229,96 +202,11 @@ class Index:
         is applied, to at most 100,000 matching records; ``dry_run`` only counts them.
         """
         check_options("update", options)
-        started = time.perf_counter()
-        ns_name = canonical_namespace(namespace)
-        if filter is not None:
-            return self._update_by_filter(filter, set_metadata, ns_name, dry_run, id, values, sparse_values, started)
-        record_id = check_record_id(id, "id")
-        if values is None and sparse_values is None and set_metadata is None:
-            raise InvalidArgumentError("update needs values, sparse_values or set_metadata", path="id")
-        new_values = None
-        if values is not None:
-            if self.config.vector_type == "sparse":
-                raise InvalidArgumentError("a sparse index has no dense values to update", path="values")
-            new_values = check_query_vector(values, self.config.dimension or 0, "values")
-            if not new_values.any():
-                raise InvalidArgumentError(
-                    "Dense vectors must contain at least one non-zero value. "
-                    f"Vector ID '{record_id}' contains only zeros",
-                    path="values",
-                )
-        new_sparse = None if sparse_values is None else check_sparse(sparse_values, self.settings.sparse_max_nnz,
-                                                                     "sparse_values")
-        if set_metadata is not None:
-            check_metadata(set_metadata, self.settings.max_metadata_bytes, "set_metadata")
-        def resolve(view: View | None) -> Op | None:  # runs in the funnel, after queued writes are applied
-            current = None if view is None else view.find([record_id]).get(record_id)
-            if view is None or current is None:  # unknown id: 200 OK, nothing changes (D:19726)
-                return None if view is None else Noop()  # accepted and applied (as nothing): reads reflect its LSN
-            rows, row = current
-            return Upsert(self._parse([self._stored_record(rows, row, record_id, set_metadata, new_values,
-                                                           new_sparse)]))
-
-        done = self._write(ns_name, resolve)
-        if not isinstance(done.op, Upsert):
-            self._record("update", ns_name, started, write_units=cost.MIN_WRITE_UNITS, lsn=done.lsn)
-            return WriteResponse(done.lsn, Usage(write_units=cost.MIN_WRITE_UNITS))
-        units = cost.write_units(int(done.op.batch.sizes.sum()), done.replaced_bytes)
-        self._record("update", ns_name, started, write_units=units, records=1, lsn=done.lsn)
-        return WriteResponse(done.lsn, Usage(write_units=units))
+        return index_updates.update(self._ops, id, values, set_metadata, namespace, sparse_values, filter, dry_run)
 
     def _parse(self, records: Iterable[Any], max_request_bytes: int | None = MAX_UPSERT_BYTES) -> RecordBatch:
         """Validate records for this index (the upsert rules; update by filter lifts the 2 MB cap)."""
-        return parse_records(records, self.config.shape, max_metadata_bytes=self.settings.max_metadata_bytes,
-                             sparse_max_nnz=self.settings.sparse_max_nnz, max_request_bytes=max_request_bytes)
-
-    def _stored_record(self, rows: Rows, row: int, record_id: str, set_metadata: Mapping[str, Any] | None,
-                       values: np.ndarray | None = None, sparse: Sparse | None = None) -> dict[str, Any]:
-        """Rebuild a stored record as an upsert item, with new values/sparse values and merged metadata."""
-        record: dict[str, Any] = {"id": record_id, "metadata": {**(rows.metadata[row] or {}), **(set_metadata or {})}
-                                  or None}
-        if rows.dense is not None:  # a dense index
-            record["values"] = rows.dense[row] if values is None else values
-        sparse = rows.sparse.row(row) if sparse is None else sparse
-        if sparse is not None:
-            record["sparse_values"] = sparse
-        return record
-
-    def _update_by_filter(self, filter: Any, set_metadata: Any, ns_name: str, dry_run: bool, id: Any, values: Any,
-                          sparse_values: Any, started: float) -> WriteResponse:
-        if id is not None or values is not None or sparse_values is not None:
-            raise InvalidArgumentError("update by filter changes only set_metadata; drop id and values", path="filter")
-        if not filter:
-            raise InvalidArgumentError("update by filter needs a non-empty filter", path="filter")
-        if not set_metadata:
-            raise InvalidArgumentError("update by filter needs set_metadata", path="set_metadata")
-        compiled = self._compile(filter)
-        if compiled is None or compiled.matches_all:
-            raise InvalidArgumentError("update by filter needs a filter that can exclude records", path="filter")
-        check_metadata(set_metadata, self.settings.max_metadata_bytes, "set_metadata")
-        matched: list[int] = [0]
-
-        def resolve(view: View | None) -> Op | None:  # runs in the funnel, after queued writes are applied
-            ids = [] if view is None else sorted(view.matching_ids(compiled, self.settings.negation_requires_field))
-            matched[0] = len(ids)
-            if dry_run or not ids or view is None:
-                return None
-            targets = ids[:MAX_UPDATE_BY_FILTER]
-            found = view.find(targets)
-            records = [self._stored_record(*found[record_id], record_id, set_metadata) for record_id in targets]
-            batches = [  # parse every chunk before anything changes: a bad record rejects the request
-                self._parse(records[start : start + MAX_UPSERT_RECORDS], max_request_bytes=None)
-                for start in range(0, len(records), MAX_UPSERT_RECORDS)
-            ]
-            return Upsert(RecordBatch.concat(batches))  # one request, one LSN, one log record
-
-        done = self._write(ns_name, resolve)
-        if not isinstance(done.op, Upsert):
-            self._record("update", ns_name, started, write_units=0 if dry_run else cost.MIN_WRITE_UNITS)
-            return WriteResponse(None, Usage(write_units=0 if dry_run else cost.MIN_WRITE_UNITS), matched[0])
-        units = cost.write_units(int(done.op.batch.sizes.sum()), done.replaced_bytes)
-        self._record("update", ns_name, started, write_units=units, records=len(done.op.batch), lsn=done.lsn)
-        return WriteResponse(done.lsn, Usage(write_units=units), matched[0])
+        return self._ops.parse(records, max_request_bytes)
 
     def delete(
         self,
@@ -548,9 +436,9 @@ class Index:
 
     @staticmethod
     def _scored(c: Candidate, include_values: bool, include_metadata: bool) -> ScoredVector:
-        values, sparse_values = _stored_values(c.rows, c.row) if include_values else ([], None)
+        values, sparse_values = stored_values(c.rows, c.row) if include_values else ([], None)
         return ScoredVector(c.id, c.score, values, sparse_values,
-                            _stored_metadata(c.rows, c.row) if include_metadata else None)
+                            stored_metadata(c.rows, c.row) if include_metadata else None)
 
     def query_namespaces(
         self,
@@ -588,16 +476,11 @@ class Index:
         wanted = self._check_ids(ids, "ids")
         read = self._shard.fetch(ns_name, wanted)
         found = {} if read is None else read.value
-        vectors = {record_id: self._vector(record_id, rows, row) for record_id, (rows, row) in found.items()}
+        vectors = {record_id: stored_vector(record_id, rows, row) for record_id, (rows, row) in found.items()}
         lsn = 0 if read is None else read.max_indexed_lsn
         units = cost.fetch_read_units(len(vectors))
         self._record("fetch", ns_name, started, read_units=units, read_units_reported=units, records=len(vectors))
         return FetchResponse(vectors, ns_name, Usage(read_units=units), lsn)
-
-    @staticmethod
-    def _vector(record_id: str, rows: Rows, row: int) -> Vector:
-        values, sparse_values = _stored_values(rows, row)
-        return Vector(id=record_id, values=values, metadata=_stored_metadata(rows, row), sparse_values=sparse_values)
 
     def list_paginated(
         self,
@@ -660,11 +543,7 @@ class Index:
                 if count or self.settings.keep_empty_namespaces}
 
     def _check_limit(self, limit: Any) -> int:
-        if limit is None:
-            return self.settings.list_default_limit
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidArgumentError(f"limit must be a positive integer, got {limit!r}", path="limit")
-        return limit
+        return self._ops.check_limit(limit)
 
     def list_namespaces_paginated(
         self, limit: int | None = None, pagination_token: str | None = None, prefix: str | None = None, **options: Any
@@ -889,51 +768,7 @@ class Index:
         ids would go (``ids``), changing nothing. ``delete`` keeps the reference rules; this
         extension does not consult ``Settings.delete_by_filter``.
         """
-        started = time.perf_counter()
-        ns_name = canonical_namespace(namespace)
-        wanted = check_ids(ids)
-        cap = check_limit(limit)
-        if not isinstance(dry_run, bool):
-            raise InvalidArgumentError("dry_run must be true or false", path="dry_run")
-        document = None if where_document is None else compile_where_document(
-            where_document, field=document_field(self.config, self.settings), max_depth=self.settings.filter_max_depth)
-        parts = [f for f in (self._compile(filter), document) if f is not None and not f.matches_all]
-        if wanted is None and not parts:
-            raise InvalidArgumentError("delete_records needs ids, or a filter or where_document that can exclude "
-                                       "records; use delete(delete_all=True) to empty a namespace", path="delete")
-        compiled = None if not parts else parts[0] if len(parts) == 1 else And(tuple(parts))
-        chosen: list[str] = []
-        exists = [False]
-
-        def resolve(view: View | None) -> Op | None:  # runs in the funnel, after queued writes are applied
-            if view is None:  # deleting from a namespace that never existed changes nothing
-                return None
-            exists[0] = True
-            if compiled is None:
-                assert wanted is not None
-                found = view.find(wanted)
-                matching = [i for i in wanted if i in found]
-            else:
-                matching = view.matching_ids(compiled, self.settings.negation_requires_field)
-                if wanted is not None:
-                    listed = set(wanted)
-                    matching = [i for i in matching if i in listed]
-            chosen[:] = choose(matching, cap)
-            if dry_run:
-                return None
-            return Delete(tuple(chosen)) if chosen else Noop()  # one logged write (or an LSN'd noop)
-
-        done = self._write(ns_name, resolve)
-        if not exists[0]:
-            units = 0 if dry_run else cost.MIN_WRITE_UNITS
-            self._record("delete", ns_name, started, write_units=units)
-            return DeleteResponse(0, None, Usage(write_units=units), [])
-        if dry_run:
-            self._record("delete", ns_name, started, write_units=0, records=0)
-            return DeleteResponse(0, None, Usage(write_units=0), list(chosen))
-        units = cost.write_units(done.replaced_bytes)
-        self._record("delete", ns_name, started, write_units=units, records=len(chosen), lsn=done.lsn)
-        return DeleteResponse(len(chosen), done.lsn, Usage(write_units=units), list(chosen))
+        return index_records.delete_records(self._ops, ids, filter, where_document, limit, namespace, dry_run)
 
     # -- server parity (issue #11): namespace creation and fetch by metadata --------------------
     def create_namespace(self, name: str, schema: Mapping[str, Any] | None = None,
@@ -944,20 +779,7 @@ class Index:
         toolkit filters on every metadata field, so it changes nothing.
         """
         check_options("create_namespace", options)
-        if not isinstance(name, str) or not name:
-            raise InvalidArgumentError("a namespace name must be a non-empty string", path="name")
-        if schema is not None:
-            fields = schema.get("fields") if isinstance(schema, Mapping) else None
-            if not isinstance(fields, Mapping):
-                raise InvalidArgumentError('schema must be {"fields": {name: {"filterable": true}}}', path="schema")
-            for field_name, props in fields.items():
-                if not isinstance(props, Mapping) or not isinstance(props.get("filterable", True), bool):
-                    raise InvalidArgumentError('must be {"filterable": true|false}',
-                                               path=f"schema.fields.{field_name}")
-        ns_name = canonical_namespace(name)
-        if not self._shard.create_namespace(ns_name):  # raises on a read-only client
-            raise AlreadyExistsError(f"namespace {ns_name!r} already exists in index {self.name!r}", path="name")
-        return NamespaceDescription(ns_name, 0)
+        return index_records.create_namespace(self._ops, name, schema)
 
     def fetch_by_metadata(self, filter: Mapping[str, Any] | None = None, namespace: str | None = None,
                           limit: int | None = None, pagination_token: str | None = None,
@@ -967,22 +789,7 @@ class Index:
         Pages are in id order; the returned ``pagination.next`` resumes after the last id.
         """
         check_options("fetch_by_metadata", options)
-        started = time.perf_counter()
-        ns_name = canonical_namespace(namespace)
-        compiled = self._compile(filter)
-        limit = self._check_limit(limit)
-        if limit > MAX_IDS_PER_REQUEST:
-            raise InvalidArgumentError(f"limit must be at most {MAX_IDS_PER_REQUEST}, got {limit}", path="limit")
-        after = None if pagination_token is None else decode_token(pagination_token, None)
-        read = self._shard.fetch_matching(ns_name, compiled, after, limit,
-                                          negation_requires_field=self.settings.negation_requires_field)
-        found, more = ({}, False) if read is None else read.value
-        vectors = {record_id: self._vector(record_id, rows, row) for record_id, (rows, row) in found.items()}
-        lsn = 0 if read is None else read.max_indexed_lsn
-        units = cost.fetch_read_units(len(vectors))
-        self._record("fetch", ns_name, started, read_units=units, read_units_reported=units, records=len(vectors))
-        pagination = Pagination(encode_token(next(reversed(vectors)), None)) if more and vectors else None
-        return FetchByMetadataResponse(vectors, ns_name, Usage(read_units=units), lsn, pagination)
+        return index_records.fetch_by_metadata(self._ops, filter, namespace, limit, pagination_token)
 
     # -- integrated inference (toolkit.integrated) ---------------------------------------------
     def upsert_records(self, namespace: str, records: Any, batch_size: int | None = None,
@@ -1002,27 +809,3 @@ class Index:
                       filter=filter, match_terms=match_terms)
 
     search_records = search
-
-def _stored_values(rows: Rows, row: int) -> tuple[list[float], SparseValues | None]:
-    """Return a stored row's dense values (``[]`` on a sparse index) and sparse values, as responses carry them."""
-    sparse = rows.sparse.row(row)
-    return ([] if rows.dense is None else rows.dense[row].tolist(),
-            None if sparse is None else SparseValues(sparse.indices.tolist(), sparse.values.tolist()))
-
-
-def _stored_metadata(rows: Rows, row: int) -> dict[str, Any] | None:
-    """Return a copy of a stored row's metadata, so callers cannot change the store."""
-    metadata = rows.metadata[row]
-    return None if metadata is None else dict(metadata)
-
-
-def _filter_key(value: Any) -> Any:
-    """Return a hashable identity of a filter as given: a mapping's key order does not count
-    (``{"a": 1, "b": 2}`` and ``{"b": 2, "a": 1}`` are one filter), a list's order does, and
-    the type of every scalar does (True == 1 in Python, not in a filter). TypeError if unhashable."""
-    if isinstance(value, Mapping):
-        return ("map", frozenset((k, _filter_key(v)) for k, v in value.items()))
-    if isinstance(value, (list, tuple)):
-        return ("list", tuple(_filter_key(v) for v in value))
-    hash(value)
-    return (type(value), value)

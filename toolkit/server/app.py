@@ -10,9 +10,11 @@ overrides it (behind a proxy, or when binding 0.0.0.0). With ``index_hosts`` (th
 default) describe_index returns each index's own port instead, which serves REST and gRPC.
 
 Every handler does its JSON parsing, toolkit call and serialisation in the threadpool; the
-event loop only moves bytes. The toolkit's Client and Index locks make concurrent requests
-safe. Bodies are size-checked before they are parsed, and every request is validated as a
-whole before the toolkit changes anything.
+event loop only moves bytes. (Running small queries on the loop instead saves the thread hop
+per request but, measured with 8 concurrent clients, lowers throughput: numpy's GIL-free
+sections no longer overlap the loop's work; benchmarks/results/http.md.) The toolkit's
+Client and Index locks make concurrent requests safe. Bodies are size-checked before they
+are parsed, and every request is validated as a whole before the toolkit changes anything.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from ..records import MAX_UPSERT_BYTES
 from . import routes_more, wire
 from .errors import Plane, error_response, not_found_route, plane_of, unexpected, unsupported
 from .headers import lsn_headers, request_id
-from .limits import ServerLimits, read_with_deadline
+from .limits import DEFAULT_MAX_HEAD_BYTES, ServerLimits, read_with_deadline
 
 logger = logging.getLogger("toolkit.server")
 
@@ -51,8 +53,7 @@ DEFAULT_MAX_UPSERT_BODY = 8 * MAX_UPSERT_BYTES
 DEFAULT_MAX_BODY = 4_000_000
 DRAIN_FACTOR = 4  # read and drop up to 4x the limit so the client sees our 400, then stop reading
 DATA_PREFIX = "/index"
-# A fetch of 1000 ids of up to 512 characters is a long GET line; h11's default cap is 16 KB.
-MAX_REQUEST_HEAD_BYTES = 2_000_000
+MAX_REQUEST_HEAD_BYTES = DEFAULT_MAX_HEAD_BYTES  # a fetch of 1000 ids of up to 512 characters is a long GET line
 _HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
 
@@ -83,9 +84,13 @@ class Call:
     body: bytes
     base_url: str
     extra: dict[str, Any] = field(default_factory=dict)
+    _parsed: dict[str, Any] | None = field(default=None, repr=False)
 
     def json(self) -> dict[str, Any]:
-        return wire.loads(self.body)
+        """Return the body as a JSON object (parsed once; a malformed body is an InvalidArgumentError)."""
+        if self._parsed is None:
+            self._parsed = wire.loads(self.body)
+        return self._parsed
 
 
 Result = tuple[int, Any, Mapping[str, str]]  # (status, JSON-able payload or None, headers)
@@ -306,6 +311,9 @@ def _raw_namespace(request: Request) -> str:
 
 def _endpoint(method: Callable[[Call], Result], plane: Plane, limit: int, config: ServerConfig, *,
               namespace_in_path: bool = False) -> Callable[[Request], Any]:
+    """Return the ASGI endpoint of one handler: read and check the body on the event loop, then
+    parse, call the toolkit and serialise in the threadpool."""
+
     async def endpoint(request: Request) -> Response:
         headers = {"x-pinecone-request-id": request_id()}
         try:

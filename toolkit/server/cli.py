@@ -59,8 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "client always dials TLS; clients must trust its CA (e.g. SSL_CERT_FILE)")
     parser.add_argument("--tls-key", default=None, metavar="PEM", help="the private key of --tls-cert")
     parser.add_argument("--http", choices=["h11", "httptools"], default="h11",
-                        help="HTTP/1.1 parser: h11 (default; caps the request head at 2 MB and enforces "
-                             "--header-timeout) or httptools (faster, C; neither; needs the httptools package)")
+                        help="HTTP/1.1 parser: h11 (default, pure Python) or httptools (C, ~0.2 ms less CPU per "
+                             "request, but refuses request lines over 64 KB, e.g. a fetch of 1000 long ids; needs "
+                             "the httptools package). Both cap the head at 2 MB and enforce --header-timeout")
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
                         help="event loop (auto: uvloop when installed, else asyncio)")
     parser.add_argument("--import-root", action="append", default=[], metavar="DIR",
@@ -164,8 +165,8 @@ def run(args: argparse.Namespace) -> int:
     config = uvicorn.Config(
         app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log,
         lifespan="on", timeout_graceful_shutdown=30, server_header=False,
-        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES, loop=getattr(args, "loop", "auto"),
-        **uvicorn_options(app.state.config.limits, getattr(args, "http", "h11")),
+        loop=getattr(args, "loop", "auto"),
+        **uvicorn_options(app.state.config.limits, getattr(args, "http", "h11"), MAX_REQUEST_HEAD_BYTES),
     )
     server = uvicorn.Server(config)
     server.run()  # handles SIGINT/SIGTERM: stop accepting, finish in-flight requests, run shutdown

@@ -51,6 +51,17 @@ Resolver = Callable[[grpc.ServicerContext], Any]  # context -> toolkit Index (ra
 # -- conversion helpers ---------------------------------------------------------------------------
 
 
+def _optional(req: Any, name: str) -> Any:
+    """Return an optional (``optional`` in the proto) field's value, or None when it is unset."""
+    return getattr(req, name) if req.HasField(name) else None
+
+
+def _pagination_out(out: Any, resp: Any) -> None:
+    """Copy a toolkit page's ``pagination.next`` token (if any) into a response message."""
+    if resp.pagination is not None and resp.pagination.next:
+        out.pagination.next = resp.pagination.next
+
+
 def _value(value: struct_pb2.Value) -> Any:
     kind = value.WhichOneof("kind")
     if kind == "string_value":
@@ -176,15 +187,14 @@ class VectorService:
     def FetchByMetadata(req: pb.FetchByMetadataRequest, index: Any) -> tuple[Any, dict[str, str]]:
         resp = index.fetch_by_metadata(
             filter=_opt_filter(req), namespace=req.namespace,
-            limit=req.limit if req.HasField("limit") else None,
-            pagination_token=req.pagination_token if req.HasField("pagination_token") else None,
+            limit=_optional(req, "limit"),
+            pagination_token=_optional(req, "pagination_token"),
         )
         out = pb.FetchByMetadataResponse(namespace=resp.namespace,
                                          usage=pb.Usage(read_units=int(resp.usage.read_units or 0)))
         for record_id, v in resp.vectors.items():
             _vector_out(out.vectors[record_id], v)
-        if resp.pagination is not None and resp.pagination.next:
-            out.pagination.next = resp.pagination.next
+        _pagination_out(out, resp)
         committed, _ = index.lsns(req.namespace)
         return out, lsn_headers(committed, resp.max_indexed_lsn)
 
@@ -226,16 +236,15 @@ class VectorService:
     @staticmethod
     def List(req: pb.ListRequest, index: Any) -> tuple[Any, dict[str, str]]:
         resp = index.list_paginated(
-            prefix=req.prefix if req.HasField("prefix") else None,
-            limit=req.limit if req.HasField("limit") else None,
-            pagination_token=req.pagination_token if req.HasField("pagination_token") else None,
+            prefix=_optional(req, "prefix"),
+            limit=_optional(req, "limit"),
+            pagination_token=_optional(req, "pagination_token"),
             namespace=req.namespace,
         )
         out = pb.ListResponse(namespace=resp.namespace, usage=pb.Usage(read_units=int(resp.usage.read_units or 0)))
         for item in resp.vectors:
             out.vectors.add(id=item.id)
-        if resp.pagination is not None and resp.pagination.next:
-            out.pagination.next = resp.pagination.next
+        _pagination_out(out, resp)
         committed, _ = index.lsns(req.namespace)
         return out, lsn_headers(committed, resp.max_indexed_lsn)
 
@@ -254,15 +263,14 @@ class VectorService:
     @staticmethod
     def ListNamespaces(req: pb.ListNamespacesRequest, index: Any) -> tuple[Any, dict[str, str]]:
         resp = index.list_namespaces_paginated(
-            limit=req.limit if req.HasField("limit") else None,
-            pagination_token=req.pagination_token if req.HasField("pagination_token") else None,
-            prefix=req.prefix if req.HasField("prefix") else None,
+            limit=_optional(req, "limit"),
+            pagination_token=_optional(req, "pagination_token"),
+            prefix=_optional(req, "prefix"),
         )
         out = pb.ListNamespacesResponse(total_count=int(resp.total_count or 0))
         for d in resp.namespaces:
             out.namespaces.add(name=d.name, record_count=int(d.record_count))
-        if resp.pagination is not None and resp.pagination.next:
-            out.pagination.next = resp.pagination.next
+        _pagination_out(out, resp)
         return out, lsn_headers(*index.lsns(all_namespaces=True))
 
     @staticmethod

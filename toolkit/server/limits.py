@@ -5,8 +5,9 @@ body would otherwise hold a connection, and with it a file descriptor and a buff
 Three guards bound that:
 
 - the request head (line and headers) must arrive within ``header_timeout`` seconds of the
-  connection opening or of the previous response (``timed_protocol``, a uvicorn h11 protocol
-  with one timer per connection; the server closes the connection);
+  connection opening or of the previous response (``timed_protocol`` / ``timed_httptools_protocol``,
+  uvicorn's h11 or httptools protocol with one timer per connection; the server closes the
+  connection);
 - a body must arrive within ``body_timeout`` seconds in all, with no gap longer than
   ``body_idle_timeout`` (``read_with_deadline``; the client gets a 408);
 - at most ``max_connections`` connections at once (uvicorn's ``limit_concurrency``: more
@@ -17,14 +18,18 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from ..errors import DeadlineExceededError
+
+_timeout: Any = getattr(asyncio, "timeout", None)  # Python 3.11+
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_BODY_TIMEOUT = 60.0
 DEFAULT_BODY_IDLE_TIMEOUT = 15.0
 DEFAULT_MAX_CONNECTIONS = 512
+# A fetch of 1000 ids of up to 512 characters is a long GET line (h11's own default cap is 16 KB).
+DEFAULT_MAX_HEAD_BYTES = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,7 @@ async def read_with_deadline(chunks: AsyncIterator[bytes], limits: ServerLimits)
         if remaining <= 0:
             raise RequestTimeoutError(f"the request body took longer than {limits.body_timeout:g} s", path="body")
         try:
-            chunk = await asyncio.wait_for(iterator.__anext__(), remaining)
+            chunk = await _within(iterator, remaining)
         except StopAsyncIteration:
             return
         except asyncio.TimeoutError:
@@ -69,6 +74,44 @@ async def read_with_deadline(chunks: AsyncIterator[bytes], limits: ServerLimits)
                 f"the request body stalled: no bytes for {remaining:g} s (limits: "
                 f"{limits.body_idle_timeout:g} s idle, {limits.body_timeout:g} s in all)", path="body") from None
         yield chunk
+
+
+async def _within(iterator: AsyncIterator[bytes], seconds: float) -> bytes:
+    """Return the next chunk, or raise asyncio.TimeoutError after ``seconds``.
+
+    ``asyncio.timeout`` (3.11+) arms one timer on the current task; ``wait_for`` (3.10) wraps the
+    read in a new task, which costs more than parsing a small request's body.
+    """
+    if _timeout is not None:
+        async with _timeout(seconds):
+            return await iterator.__anext__()
+    return await asyncio.wait_for(iterator.__anext__(), seconds)
+
+
+class HeadTimer:
+    """One connection's request-head deadline: ``arm`` when a head starts, ``disarm`` when it is
+    complete; ``on_late`` runs if the deadline passes first."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float, on_late: Callable[[], None]) -> None:
+        self.loop, self.seconds, self.on_late = loop, seconds, on_late
+        self._handle: asyncio.TimerHandle | None = None
+
+    @property
+    def armed(self) -> bool:
+        return self._handle is not None
+
+    def arm(self) -> None:
+        self.disarm()
+        self._handle = self.loop.call_later(self.seconds, self._fire)
+
+    def disarm(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _fire(self) -> None:
+        self._handle = None
+        self.on_late()
 
 
 def timed_protocol(header_timeout: float) -> type:
@@ -79,45 +122,104 @@ def timed_protocol(header_timeout: float) -> type:
     class HeaderTimeoutProtocol(H11Protocol):
         """uvicorn's h11 protocol plus a timer on each request head."""
 
-        _head_timer: asyncio.TimerHandle | None = None
-
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
-            self._arm()
+            self._head = HeadTimer(self.loop, header_timeout, self._head_late)
+            self._head.arm()
 
         def data_received(self, data: bytes) -> None:
-            if self._head_timer is None and self.conn.their_state is h11.IDLE:
-                self._arm()  # the first bytes of the next request on a kept-alive connection
+            if not self._head.armed and self.conn.their_state is h11.IDLE:
+                self._head.arm()  # the first bytes of the next request on a kept-alive connection
             super().data_received(data)
             if self.conn.their_state is not h11.IDLE:
-                self._disarm()  # the head is complete (the body has its own deadline)
+                self._head.disarm()  # the head is complete (the body has its own deadline)
 
         def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
+            self._head.disarm()
             super().connection_lost(exc)
 
-        def _arm(self) -> None:
-            self._disarm()
-            self._head_timer = self.loop.call_later(header_timeout, self._head_late)
-
-        def _disarm(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
-
         def _head_late(self) -> None:
-            self._head_timer = None
             if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
                 self.transport.close()
 
     return HeaderTimeoutProtocol
 
 
-def uvicorn_options(limits: ServerLimits, http: str = "h11") -> dict[str, Any]:
-    """Return the ``uvicorn.Config`` keywords that enforce ``limits`` with the ``http`` parser.
+def timed_httptools_protocol(header_timeout: float, max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES) -> type:
+    """Return a uvicorn httptools protocol class that closes a connection whose request head is
+    late, and answers 400 to a head (request line and headers) over ``max_head_bytes``.
 
-    The request-head timeout is enforced for h11 only (the default); httptools keeps the
-    connection cap and uvicorn's keep-alive timeout.
+    The timer starts when the connection opens and at the first byte of each later request
+    (``on_message_begin``), and stops when the parser has every header (``on_headers_complete``).
     """
-    protocol: Any = timed_protocol(limits.header_timeout) if http == "h11" else http
-    return {"http": protocol, "limit_concurrency": limits.max_connections, "timeout_keep_alive": 5}
+    import httptools
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class HeaderTimeoutHttpTools(HttpToolsProtocol):
+        """uvicorn's httptools protocol plus a timer on each request head and a cap on its size."""
+
+        _head_bytes = 0
+
+        def on_url(self, url: bytes) -> None:
+            self._count(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._count(len(name) + len(value) + 4)
+            super().on_header(name, value)
+
+        def _count(self, size: int) -> None:
+            self._head_bytes += size
+            if self._head_bytes > max_head_bytes:  # uvicorn answers a parser error with a 400 and closes
+                raise httptools.HttpParserError(f"the request head is over {max_head_bytes} bytes")
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._head = HeadTimer(self.loop, header_timeout, self._head_late)
+            self._head.arm()
+
+        def on_message_begin(self) -> None:
+            self._head_bytes = 0
+            super().on_message_begin()
+            if not self._head.armed:
+                self._head.arm()  # the first bytes of the next request on a kept-alive connection
+
+        def on_headers_complete(self) -> None:
+            self._head.disarm()  # the head is complete (the body has its own deadline)
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._head.disarm()
+            super().connection_lost(exc)
+
+        def _head_late(self) -> None:
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutHttpTools
+
+
+def default_http() -> str:
+    """Return the HTTP/1.1 parser the server uses by default: httptools (C) when installed, else h11."""
+    try:
+        import httptools  # noqa: F401
+    except ImportError:
+        return "h11"
+    return "httptools"
+
+
+def uvicorn_options(limits: ServerLimits, http: str = "h11", max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES
+                    ) -> dict[str, Any]:
+    """Return the ``uvicorn.Config`` keywords that enforce ``limits`` with the ``http`` parser
+    ("h11", "httptools", or "auto": ``default_http()``); both enforce the request-head timeout."""
+    if http == "auto":
+        http = default_http()
+    extra: dict[str, Any] = {}
+    if http == "h11":
+        protocol: Any = timed_protocol(limits.header_timeout)
+        extra["h11_max_incomplete_event_size"] = max_head_bytes
+    elif http == "httptools":
+        protocol = timed_httptools_protocol(limits.header_timeout, max_head_bytes)
+    else:
+        raise ValueError(f"http must be h11, httptools or auto, got {http!r}")
+    return {"http": protocol, "limit_concurrency": limits.max_connections, "timeout_keep_alive": 5, **extra}
