@@ -18,6 +18,7 @@ import numpy as np
 
 from .columns import MetadataColumns
 from .engine import SlabBuilder, SlabData, SlabIndex
+from .metadata_json import JsonMetadata, concat_metadata
 from .records import RecordBatch
 from .sparse import SparseRows
 
@@ -31,7 +32,7 @@ class Rows:
     ids: np.ndarray  # object array of str
     dense: np.ndarray | None  # (n, d) float32
     sparse: SparseRows
-    metadata: np.ndarray  # object array of dict | None
+    metadata: np.ndarray | JsonMetadata  # object array of dict | None, or JSON texts (a slab read from disk)
     columns: MetadataColumns
     lsns: np.ndarray  # int64
     sizes: np.ndarray  # int64 billed bytes
@@ -65,7 +66,7 @@ class Rows:
             np.concatenate([p.ids for p in parts]),
             None if parts[0].dense is None else np.concatenate([p.dense for p in parts]),
             SparseRows.concat([p.sparse for p in parts]),
-            np.concatenate([p.metadata for p in parts]),
+            concat_metadata([p.metadata for p in parts]),
             MetadataColumns.concat([p.columns for p in parts]),
             np.concatenate([p.lsns for p in parts]),
             np.concatenate([p.sizes for p in parts]),
