@@ -136,6 +136,9 @@ def ingest(index: Any, args: argparse.Namespace) -> float:
         for t in threads:
             t.join()
         upsert_s += time.perf_counter() - u0
+        resident = rss().get("VmRSS", 0)
+        if resident > args.max_rss_mib:  # a shared machine: stop before it runs out of memory
+            raise SystemExit(f"stopped at {start + len(block)} records: VmRSS {resident:.0f} MiB > --max-rss-mib")
         if (start + len(block)) % (10 * args.chunk) == 0 or start + len(block) == args.n:
             print(f"ingested {start + len(block)} / {args.n} ({(start + len(block)) / upsert_s:.0f} records/s, "
                   f"RSS {rss().get('VmRSS', 0):.0f} MiB)", file=sys.stderr, flush=True)
@@ -177,6 +180,7 @@ def main() -> None:
     parser.add_argument("--sweep", default=None,
                         help='JSON list of search_params to measure too, e.g. \'[{"nprobe": 8}, {"nprobe": 32}]\'')
     parser.add_argument("--writers", type=int, default=2, help="client threads upserting concurrently")
+    parser.add_argument("--max-rss-mib", type=float, default=12 * 1024, help="abort the ingest above this VmRSS")
     args = parser.parse_args()
     folder = Path(args.path) if args.path else Path(tempfile.mkdtemp(prefix="bench-scale-"))
     search_params = json.loads(args.search_params) if args.search_params else None
