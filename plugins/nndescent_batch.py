@@ -29,10 +29,27 @@ _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
 
 
 @numba.njit(cache=True)
+def _bits_set(words: np.ndarray, tail: np.ndarray, popcount: np.ndarray) -> int:  # pragma: no cover - compiled
+    """Return the set bits of ``words`` (uint64, SWAR popcount, which LLVM turns into popcnt) and ``tail``."""
+    total = 0
+    for w in words:
+        w = w - ((w >> np.uint64(1)) & np.uint64(0x5555555555555555))
+        w = (w & np.uint64(0x3333333333333333)) + ((w >> np.uint64(2)) & np.uint64(0x3333333333333333))
+        w = (w + (w >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+        total += (w * np.uint64(0x0101010101010101)) >> np.uint64(56)
+    for byte in tail:
+        total += popcount[byte]
+    return total
+
+
+@numba.njit(cache=True)
 def _search_each(index: Any, queries: np.ndarray, out_indices: np.ndarray, out_distances: np.ndarray, k: int,
                  epsilon: np.float32, visited: np.ndarray, rng_state: np.ndarray, counts: np.ndarray,
                  popcount: np.ndarray) -> None:  # pragma: no cover - compiled
     n, d = queries.shape
+    whole = visited.size // 8 * 8
+    words = visited[:whole].view(np.uint64)
+    tail = visited[whole:]
     q = np.empty((1, d), np.float32)
     inv_norms = np.ones(1, np.float32)
     for i in range(n):
@@ -41,10 +58,7 @@ def _search_each(index: Any, queries: np.ndarray, out_indices: np.ndarray, out_d
         _search.search_dense_sqeuclidean(index, q, q, inv_norms, heap, k, epsilon, visited, False, rng_state)
         out_indices[i, :] = heap[0][0]
         out_distances[i, :] = heap[1][0]
-        total = 0
-        for byte in visited:
-            total += popcount[byte]
-        counts[i] = total
+        counts[i] = _bits_set(words, tail, popcount)
 
 
 def counted_search(nnd: Any) -> Callable[[np.ndarray, int, float], tuple[np.ndarray, np.ndarray]] | None:
