@@ -33,6 +33,7 @@ import gc
 import json
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -235,7 +236,7 @@ def main() -> None:
              f"{args.n} × {args.dim} clustered ({CENTRES} centres), cosine, engine `{args.engine}`, "
              f"search_params {search_params}; load average {', '.join(f'{x:.2f}' for x in row['load_average'])} "
              f"on {row['cpu_count']} CPUs at {row['utc']} UTC (shared machine: noisy).", "",
-             f"Command: `python benchmarks/bench_scale.py {' '.join(sys.argv[1:])}` ({args.writers} writer "
+             f"Command: `python benchmarks/bench_scale.py {shlex.join(sys.argv[1:])}` ({args.writers} writer "
              f"threads, {args.batch} records per upsert, each acknowledged after its log fsync)", "",
              "| measure | value | target (10M × 128) |", "|---|---|---|",
              f"| durable ingest (upserts only) | {row['ingest_records_per_s']} records/s | ≥ 30k records/s |",
@@ -256,7 +257,8 @@ def main() -> None:
     if swept:
         lines += ["", "Query parameters swept (same queries, same ground truth):", "",
                   "| search_params | recall@10 | p50 ms | p95 ms |", "|---|---|---|---|"]
-        lines += [f"| {json.dumps(r['search_params'])} | {r['recall_at_10']} | {r['p50_ms']} | {r['p95_ms']} |"
+        default = "the engine file's"
+        lines += [f"| {json.dumps(r['search_params']) if r['search_params'] else default} | {r['recall_at_10']} | {r['p50_ms']} | {r['p95_ms']} |"
                   for r in [headline, *swept]]
     (RESULTS / "scale.md").write_text("\n".join(lines) + "\n")
 
