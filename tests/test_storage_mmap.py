@@ -12,6 +12,7 @@ import pytest
 from storage_helpers import flip_byte, namespace_dir, records, state
 
 import toolkit
+import toolkit.storage
 from toolkit.cli import main as cli_main
 from toolkit.metadata_json import JsonMetadata, concat_metadata
 from toolkit.storage import verify
@@ -94,6 +95,7 @@ def test_small_files_are_checked_at_open_large_ones_by_verify(tmp_path, monkeypa
     assert cli_main(["verify", str(db)]) == 1
     flip_byte(victim, -7)  # undo
     assert verify(db).ok and cli_main(["verify", str(db)]) == 0
+    assert toolkit.storage.verify(db).ok  # still the function once the command's module is imported
 
 
 @pytest.mark.parametrize("victim", ["arrays/dense.npy", "records.arrow"])

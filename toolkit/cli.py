@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "datasets": ("toolkit.datasets.cli", "list the registered datasets"),
     "serve": ("toolkit.server.cli", "run the REST server"),
     "notebooks": ("toolkit.notebooks", "execute the notebooks and render them to HTML"),
-    "verify": ("toolkit.storage.verify", "CRC-check every slab file of a database folder"),
+    "verify": ("toolkit.storage.integrity", "CRC-check every slab file of a database folder"),
 }
 
 

@@ -19,7 +19,7 @@ from .backups import BackupStore
 from .memory import MemoryStorage
 
 if TYPE_CHECKING:
-    from .verify import VerifyReport
+    from .integrity import VerifyReport
 
 
 class Storage(Protocol):
@@ -64,7 +64,7 @@ def open_storage(path: str | os.PathLike | None = None, *, read_only: bool = Fal
 
 def verify(path: str | os.PathLike[str]) -> VerifyReport:
     """CRC-check every slab file of the database at ``path`` in full; return a ``VerifyReport``."""
-    from .verify import verify_database
+    from .integrity import verify_database
 
     return verify_database(path)
 

@@ -92,6 +92,8 @@ def write_rows_dir(
     }
     if rows.dense is not None:
         arrays["dense"] = np.asarray(rows.dense, np.float32)
+    if len(rows):
+        arrays["id_keys"], arrays["id_order"] = rows.id_lookup()  # the sorted ids: deletes need no sort
     state = rows.columns.state()
     fields = []
     for i, (field, saved) in enumerate(state["fields"].items()):
@@ -210,6 +212,11 @@ def read_rows_dir(directory: Path, expected_crc: int | None, *, full: bool = Fal
         rows = Rows(ids, arrays.get("dense"), sparse, metadata, columns, arrays["lsns"], arrays["sizes"])
     except KeyError as exc:
         raise DataLossError(f"unreadable slab {directory}: missing array {exc}") from None
+    if "id_keys" in arrays and "id_order" in arrays:
+        keys, order = arrays["id_keys"], arrays["id_order"]
+        if keys.dtype.kind != "S" or keys.shape != order.shape or len(order) != len(rows):
+            raise DataLossError(f"inconsistent slab {directory}: the sorted ids do not match the rows")
+        rows.set_id_lookup(keys, order)
     counts = {len(rows), len(columns), len(sparse), len(metadata), len(rows.lsns), len(rows.sizes)}
     if rows.dense is not None:
         counts.add(len(rows.dense))
