@@ -55,7 +55,7 @@ MIN_POINTS_PER_CENTROID = 39  # FAISS's k-means warns below this
 DEFAULT_NPROBE = 16
 PQ_MIN_POINTS_PER_CODE = 8  # an IVF-PQ slab needs 8 × 2^nbits rows to train its codebooks
 PQ_K_FACTOR = 4  # k_factor=None re-ranks 4 × k candidates of PQ codes (flat codes: k)
-_FILE, _META = "ivf.faiss", "ivf.json"
+_FILE, _META, _NORMS = "ivf.faiss", "ivf.json", "norms.npy"
 
 
 
@@ -105,23 +105,27 @@ class IvfSlabIndex(SlabIndex):
     query_params = IvfQuery
     can_save = True
 
-    def __init__(self, ivf: Any, data: SlabData, metric: str, rows: np.ndarray, structure: Mapping[str, Any]) -> None:
-        import faiss
-
+    def __init__(self, ivf: Any, data: SlabData, metric: str, rows: np.ndarray, structure: Mapping[str, Any],
+                 norms: np.ndarray | None = None) -> None:
+        """``norms``: the rows' saved norms for the exact kernel (see ``save``), else computed from the rows."""
         assert data.dense is not None
         self._ivf = ivf
         self._lock = threading.Lock()
-        self._kernel = ExactKernel(metric, data.dense)
+        self._kernel = ExactKernel(metric, data.dense, norms=norms)
         self._dimension = int(data.dense.shape[1])
         self._rows = rows
         self.metric = metric
         self.structure = dict(structure)  # what was built: kind, nlist, m, nbits, code_size
         invlists = ivf.invlists
         self._list_sizes = np.array([invlists.list_size(i) for i in range(ivf.nlist)], dtype=np.int64)
-        self._nbytes = int(faiss.serialize_index(ivf).size)
+        self._nbytes: int | None = None  # serialising a multi-GB index costs seconds: only when asked
 
     @property
     def nbytes(self) -> int:
+        if self._nbytes is None:
+            import faiss
+
+            self._nbytes = int(faiss.serialize_index(self._ivf).size)
         return self._nbytes
 
     def search_one(self, query: Query, k: int, allowed: np.ndarray | None, params: IvfQuery) -> SearchResult:
@@ -167,14 +171,32 @@ class IvfSlabIndex(SlabIndex):
         return out
 
     def save(self, directory: Path) -> None:
-        """Write ``ivf.faiss`` (FAISS's own file), ``rows.npy`` and ``ivf.json`` into ``directory``."""
+        """Write ``ivf.faiss`` (FAISS's own file), ``rows.npy``, ``ivf.json`` and the kernel's
+        ``norms.npy`` (|v| for cosine, |v|² for euclidean), so a reopen maps the norms instead
+        of reading every vector to recompute them."""
         import faiss
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self._ivf, str(directory / _FILE))
+        norms = self._kernel.norms if self._kernel.norms is not None else self._kernel.sq_norms
+        if norms is not None:
+            with open(directory / _NORMS, "wb") as handle:
+                np.save(handle, np.ascontiguousarray(norms), allow_pickle=False)
         write_sidecar(directory, self._rows, _META, {
-            "metric": self.metric, "dimension": self._dimension, "items": int(self._rows.size), **self.structure})
+            "metric": self.metric, "dimension": self._dimension, "items": int(self._rows.size),
+            "norms": norms is not None, **self.structure})
+
+
+def _saved_norms(directory: Path, meta: Mapping[str, Any], rows: int) -> np.ndarray | None:
+    """Map ``norms.npy`` if ``save`` wrote one that fits a slab of ``rows`` rows; else None (recompute)."""
+    if not meta.get("norms"):
+        return None
+    try:
+        norms = np.load(directory / _NORMS, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return norms if norms.shape == (rows,) and norms.dtype == np.float32 else None
 
 
 class _IvfBuilder(SlabBuilder):
@@ -236,7 +258,7 @@ class _IvfBuilder(SlabBuilder):
         ivf = faiss.read_index(str(directory / _FILE))
         keys = ("kind", "nlist", "m", "nbits", "code_size")
         structure: dict[str, Any] = {key: meta[key] for key in keys if key in meta}
-        return IvfSlabIndex(ivf, data, metric, rows, structure)
+        return IvfSlabIndex(ivf, data, metric, rows, structure, _saved_norms(directory, meta, len(data)))
 
 
 class IvfFlatBuilder(_IvfBuilder):

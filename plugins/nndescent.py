@@ -102,8 +102,9 @@ class NNDescentQuery:
 
     ``epsilon`` (0.0–0.3): a larger value searches wider. ``count_work``: read PyNNDescent's
     own visited set after each query, so ``distance_computations`` is the number of
-    distances its search evaluated (a batch is then searched one query at a time, since the
-    library keeps only the last query's set); with False only the re-scored rows are counted.
+    distances its search evaluated (a batch is then searched query by query inside one
+    compiled loop, ``nndescent_batch``, since the library keeps only the last query's set);
+    with False only the re-scored rows are counted.
     """
 
     epsilon: float = 0.1
@@ -148,6 +149,11 @@ class NNDescentSlabIndex(SlabIndex):
         # PyNNDescent's own vectors: one coordinate more than the slab's for dotproduct.
         self._graph_width = int(data.dense.shape[1]) + (1 if metric == "dotproduct" else 0)
         self.metric = metric
+        self._counted: Any = None  # nndescent_batch.counted_search(nnd), made on the first counted batch
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the compiled batch runner (a closure); it is made again on first use."""
+        return {**self.__dict__, "_counted": None}
 
     @property
     def nbytes(self) -> int:
@@ -167,6 +173,19 @@ class NNDescentSlabIndex(SlabIndex):
         evaluated = visited_count(self._nnd) if params.count_work and matrix.shape[0] == 1 else None
         return indices, 0 if evaluated is None else evaluated
 
+    def _query_counted(self, matrix: np.ndarray, k: int, params: NNDescentQuery) -> tuple[np.ndarray, list[int]]:
+        """Return the (n, k) rows and evaluated distances of each query, as n single-query searches would."""
+        if self._counted is None:
+            from .nndescent_batch import counted_search
+
+            self._counted = counted_search(self._nnd) or False
+        if self._counted:
+            indices, counts = self._counted(matrix, k, float(params.epsilon))
+            return indices.astype(np.int64), counts.tolist()
+        found = [self._query(matrix[i:i + 1], k, params) for i in range(matrix.shape[0])]  # another PyNNDescent
+        rows = np.concatenate([f[0] for f in found]).astype(np.int64) if found else np.empty((0, k), np.int64)
+        return rows, [f[1] for f in found]
+
     def search_one(self, query: Query, k: int, allowed: np.ndarray | None, params: NNDescentQuery) -> SearchResult:
         """Return about the k nearest rows; a larger ``epsilon`` (0.0–0.3) searches wider."""
         assert query.dense is not None
@@ -184,16 +203,14 @@ class NNDescentSlabIndex(SlabIndex):
 
     def search_many(self, queries: np.ndarray, k: int, allowed: np.ndarray | None,
                     params: NNDescentQuery) -> list[SearchResult]:
-        """``search_one`` of every query: one PyNNDescent ``query`` call (per query when counting
-        work, see ``NNDescentQuery``) and vectorised re-scoring."""
+        """``search_one`` of every query: one PyNNDescent ``query`` call (or, when counting work,
+        one compiled loop of its single-query search, see ``NNDescentQuery``) and vectorised re-scoring."""
         k = min(int(k), self._rows)
         if self._nnd is None:
             return self._kernel.search_batch(queries, k, allowed)
         matrix = _query_matrix(queries, self.metric)
         if params.count_work:
-            found = [self._query(matrix[i:i + 1], k, params) for i in range(matrix.shape[0])]
-            rows = np.concatenate([f[0] for f in found]).astype(np.int64) if found else np.empty((0, k), np.int64)
-            evaluated = [f[1] for f in found]
+            rows, evaluated = self._query_counted(matrix, k, params)
         else:
             rows = self._query(matrix, k, params)[0].astype(np.int64)
             evaluated = [0] * matrix.shape[0]

@@ -61,11 +61,11 @@ def _targets(db: Path) -> dict[str, Path]:
     }
     if masks:
         out["masks"] = masks[0]
-    for f in sorted(slab.iterdir()):
-        out[f"slab {f.name}"] = f
+    for f in sorted(p for p in slab.rglob("*") if p.is_file()):
+        out[f"slab {f.relative_to(slab)}"] = f
     backup_slab = sorted(p for p in backup.iterdir() if p.is_dir())[0]
-    for f in sorted(backup_slab.iterdir()):
-        out[f"backup slab {f.name}"] = f
+    for f in sorted(p for p in backup_slab.rglob("*") if p.is_file()):
+        out[f"backup slab {f.relative_to(backup_slab)}"] = f
     return out
 
 
@@ -74,6 +74,7 @@ def test_the_base_has_every_kind_of_file(base):
     kinds = set(_targets(db))
     assert {"masks", "log segment", "MANIFEST", "backup.json", "index.json", "toolkit.json"} <= kinds
     assert any(k.startswith("slab ") for k in kinds) and any(k.startswith("backup slab ") for k in kinds)
+    assert set(KINDS) <= kinds, f"damage kinds this layout no longer has: {sorted(set(KINDS) - kinds)}"
 
 
 def _damage(path: Path, mode: str) -> None:
@@ -103,8 +104,9 @@ def _observe(db: Path) -> tuple[dict, dict]:
 
 
 KINDS = ["toolkit.json", "index.json", "MANIFEST", "masks", "log segment", "backup.json", "slab SLAB.json",
-         "slab arrays.npz", "slab columns.json", "slab records.parquet", "backup slab SLAB.json",
-         "backup slab arrays.npz", "backup slab records.parquet"]
+         "slab arrays/dense.npy", "slab arrays/sizes.npy", "slab arrays/m0_kind.npy", "slab columns.json",
+         "slab records.arrow", "slab engine/norms.npy", "slab engine/exact.json", "backup slab SLAB.json",
+         "backup slab arrays/dense.npy", "backup slab records.arrow"]
 
 
 @pytest.mark.parametrize("mode", ["delete", "truncate", "flip"])

@@ -98,7 +98,7 @@ def test_capabilities_are_class_attributes_not_probed_by_exception():
     builders = toolkit.Client().builders()
     assert {name: b.can_save() for name, b in builders.items() if name in {"exact", "annoy", "nndescent",
                                                                           "sparse_csr"}} == \
-        {"exact": False, "annoy": True, "nndescent": True, "sparse_csr": False}
+        {"exact": True, "annoy": True, "nndescent": True, "sparse_csr": False}
     assert ProbeBuilder.can_save() is False
     with pytest.raises(toolkit.UnimplementedError, match="can_save is False"):
         ProbeIndex().save(Path("unused"))

@@ -226,7 +226,8 @@ def test_missing_log_segment_is_data_loss(tmp_path):
         make(db)
 
 
-@pytest.mark.parametrize("victim", ["arrays.npz", "records.parquet", "columns.json", "SLAB.json"])
+@pytest.mark.parametrize("victim", ["arrays/dense.npy", "arrays/lsns.npy", "records.arrow", "columns.json",
+                                    "engine/norms.npy", "SLAB.json"])
 def test_damaged_slab_file_names_the_file(tmp_path, victim):
     db = tmp_path / "db"
     client = make(db)

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "datasets": ("toolkit.datasets.cli", "list the registered datasets"),
     "serve": ("toolkit.server.cli", "run the REST server"),
     "notebooks": ("toolkit.notebooks", "execute the notebooks and render them to HTML"),
+    "verify": ("toolkit.storage.integrity", "CRC-check every slab file of a database folder"),
 }
 
 

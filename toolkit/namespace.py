@@ -48,8 +48,10 @@ class Namespace:
         self._worker = worker  # None: jobs run inline, as with background_merges = false
         self.last_lsn = Lsn(0)
         self.max_indexed_lsn = Lsn(0)
-        self.live: dict[str, int] = {}  # id -> billed bytes of its live version
-        self.total_bytes = 0
+        # No per-id map of live versions: an id's live version is the memtable's (row_of) or the
+        # one slab row whose live-mask bit is set, found by binary search in the slab's sorted ids.
+        self.n_live = 0  # live records
+        self.total_bytes = 0  # their billed bytes
         self.memtable = Memtable()
         self.slabs: list[Slab] = []
         self._request: str | None = None  # a pending compact/rebuild request
@@ -85,7 +87,7 @@ class Namespace:
         segments = [Segment(s.rows, s.alive, s) for s in self.slabs]
         segments.extend(Segment(rows, alive, None) for rows, alive in self.memtable.chunks())
         return View(self.name, metric=self.metric, sparse_index=self.sparse_index, segments=tuple(segments),
-                    live_count=len(self.live), total_bytes=self.total_bytes, max_indexed_lsn=self.max_indexed_lsn,
+                    live_count=self.n_live, total_bytes=self.total_bytes, max_indexed_lsn=self.max_indexed_lsn,
                     query_param_names=self.query_param_names)
 
     def query_param_names(self) -> frozenset[str]:
@@ -105,10 +107,9 @@ class Namespace:
         rows = rows_from_batch(batch, lsn)
         if len(last) < len(batch.ids):
             rows = rows.take(np.fromiter(last.values(), dtype=np.int64, count=len(last)))
-        ids = rows.ids.tolist()
-        self._kill([i for i in ids if i in self.live])
+        self._kill(rows.ids.tolist())
         self.memtable.append(rows)
-        self.live.update(zip(ids, rows.sizes.tolist()))
+        self.n_live += len(rows)
         self.total_bytes += int(rows.sizes.sum())
         self._applied(lsn)
         if len(self.memtable) >= self.engine.memtable_max_records:
@@ -116,15 +117,13 @@ class Namespace:
 
     def delete(self, ids: Sequence[str], lsn: Lsn) -> int:
         """Delete ``ids``; return the billed bytes of the records that existed."""
-        present = [i for i in dict.fromkeys(ids) if i in self.live]
-        deleted = sum(self.live[i] for i in present)
-        self._kill(present)
+        deleted = self._kill(list(dict.fromkeys(ids)))
         self._applied(lsn)
         return deleted
 
     def delete_all(self, lsn: Lsn) -> None:
         """Drop every record; the namespace itself (and its LSN clock) stays."""
-        self.live.clear()
+        self.n_live = 0
         self.total_bytes = 0
         self.memtable = Memtable()
         removed, self.slabs = self.slabs, []
@@ -135,23 +134,34 @@ class Namespace:
     def restore(self, slabs: list[Slab], lsn: Lsn) -> None:
         """Make ``slabs`` (with their live masks set) the whole state of this empty namespace at ``lsn``."""
         self.slabs = list(slabs)
-        self.live.clear()
-        for slab in slabs:
-            alive = np.flatnonzero(slab.alive)
-            self.live.update(zip(slab.rows.ids[alive].tolist(), slab.rows.sizes[alive].tolist()))
-        self.total_bytes = int(sum(self.live.values()))
+        self.n_live = sum(slab.live_rows() for slab in slabs)  # vectorised: no per-id work at open
+        self.total_bytes = sum(int(slab.rows.sizes[slab.alive].sum()) for slab in slabs)
         self.last_lsn = lsn
         self._applied(lsn)
 
-    def _kill(self, ids: list[str]) -> None:
-        """Mark every stored row of ``ids`` dead and forget their live versions."""
+    def _kill(self, ids: list[str]) -> int:
+        """Mark the live row of each of ``ids`` (distinct) dead; return the billed bytes freed."""
         if not ids:
-            return
-        for record_id in ids:
-            self.total_bytes -= self.live.pop(record_id, 0)
-        self.memtable.kill(ids)
+            return 0
+        count, freed = self.memtable.kill(ids)
+        keys = np.asarray(ids, dtype="S") if self.slabs else None  # encoded once for every slab
         for slab in self.slabs:
-            slab.kill(ids)
+            assert keys is not None
+            killed, nbytes = slab.kill(keys)
+            count, freed = count + killed, freed + nbytes
+        self.n_live -= count
+        self.total_bytes -= freed
+        return freed
+
+    def replaced(self, ids: Sequence[str]) -> tuple[int, int]:
+        """Return (count, billed bytes) of the live versions of ``ids`` (repeats counted once)."""
+        distinct = list(dict.fromkeys(ids))
+        count, nbytes = self.memtable.live_sizes(distinct)
+        keys = np.asarray(distinct, dtype="S")
+        for slab in self.slabs:
+            found, size = slab.live_sizes(keys)
+            count, nbytes = count + found, nbytes + size
+        return count, nbytes
 
     # -- flush and merge -------------------------------------------------------------------
     def flush(self) -> Slab | None:
@@ -282,4 +292,4 @@ class Namespace:
             self.on_slabs_changed(self)
 
     def live_count(self) -> int:
-        return len(self.live)
+        return self.n_live

@@ -151,7 +151,8 @@ class ExactKernel:
     """
 
     def __init__(self, metric: str, dense: np.ndarray | None, sparse: SparseRows | None = None, *,
-                 drop_zero: bool = False) -> None:
+                 drop_zero: bool = False, norms: np.ndarray | None = None) -> None:
+        """``norms``: the rows' saved |v| (cosine) or |v|² (euclidean), e.g. memory-mapped; else computed."""
         self.metric = metric
         self.drop_zero = drop_zero  # a sparse index discards zero-score matches (D:6461)
         self.rows = int(dense.shape[0]) if dense is not None else len(sparse) if sparse is not None else 0
@@ -162,9 +163,9 @@ class ExactKernel:
         self.sq_max = 0.0
         if dense is not None:
             if metric == "cosine":
-                self.norms = np.linalg.norm(dense, axis=1).astype(np.float32, copy=False)
+                self.norms = np.linalg.norm(dense, axis=1).astype(np.float32, copy=False) if norms is None else norms
             if metric == "euclidean":
-                self.sq_norms = np.einsum("ij,ij->i", dense, dense)
+                self.sq_norms = np.einsum("ij,ij->i", dense, dense) if norms is None else norms
                 self.sq_max = float(self.sq_norms.max()) if self.sq_norms.size else 0.0
         self.sparse_matrix: sp.csr_matrix | None = None
         self.vocabulary = np.empty(0, np.uint32)

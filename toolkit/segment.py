@@ -18,6 +18,7 @@ import numpy as np
 
 from .columns import MetadataColumns
 from .engine import SlabBuilder, SlabData, SlabIndex
+from .metadata_json import JsonMetadata, concat_metadata
 from .records import RecordBatch
 from .sparse import SparseRows
 
@@ -31,7 +32,7 @@ class Rows:
     ids: np.ndarray  # object array of str
     dense: np.ndarray | None  # (n, d) float32
     sparse: SparseRows
-    metadata: np.ndarray  # object array of dict | None
+    metadata: np.ndarray | JsonMetadata  # object array of dict | None, or JSON texts (a slab read from disk)
     columns: MetadataColumns
     lsns: np.ndarray  # int64
     sizes: np.ndarray  # int64 billed bytes
@@ -65,22 +66,38 @@ class Rows:
             np.concatenate([p.ids for p in parts]),
             None if parts[0].dense is None else np.concatenate([p.dense for p in parts]),
             SparseRows.concat([p.sparse for p in parts]),
-            np.concatenate([p.metadata for p in parts]),
+            concat_metadata([p.metadata for p in parts]),
             MetadataColumns.concat([p.columns for p in parts]),
             np.concatenate([p.lsns for p in parts]),
             np.concatenate([p.sizes for p in parts]),
         )
 
-    def locate(self, ids: Sequence[str]) -> np.ndarray:
-        """Return the rows holding any of ``ids`` (every version), found by binary search."""
-        if not len(self) or not len(ids):
-            return np.empty(0, np.int64)
-        if "keys" not in self._lookup:  # built once per immutable block
+    def id_lookup(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return (the ids sorted bytewise as ``S`` keys, the row of each); built once per immutable block.
+
+        Ids are ASCII without NUL (identifiers.py), so the fixed-width bytes compare exactly as the ids.
+        """
+        if "keys" not in self._lookup:
             keys = self.ids.astype("S")
             order = np.argsort(keys, kind="stable")
+            if order.size < 2**31:
+                order = order.astype(np.int32)  # 4 bytes per row instead of 8
             self._lookup["keys"], self._lookup["order"] = keys[order], order
-        keys, order = self._lookup["keys"], self._lookup["order"]
-        wanted = np.asarray(ids, dtype="S")
+        return self._lookup["keys"], self._lookup["order"]
+
+    def set_id_lookup(self, keys: np.ndarray, order: np.ndarray) -> None:
+        """Adopt a lookup saved with the block (e.g. memory-mapped from its slab directory)."""
+        self._lookup["keys"], self._lookup["order"] = keys, order
+
+    def locate(self, ids: Sequence[str] | np.ndarray) -> np.ndarray:
+        """Return the rows holding any of ``ids`` (every version), found by binary search.
+
+        ``ids``: strings, or an ``S`` array of them (encode once when locating in many blocks).
+        """
+        if not len(self) or not len(ids):
+            return np.empty(0, np.int64)
+        keys, order = self.id_lookup()
+        wanted = ids if isinstance(ids, np.ndarray) and ids.dtype.kind == "S" else np.asarray(ids, dtype="S")
         lo = np.searchsorted(keys, wanted, side="left")
         hi = np.searchsorted(keys, wanted, side="right")
         counts = hi - lo
@@ -144,17 +161,35 @@ class Memtable:
         self._chunks[-n:] = [rows]
         self._alive_chunks[-n:] = [alive]
 
-    def kill(self, ids: Sequence[str]) -> None:
-        """Mark the live rows of ``ids`` dead (copy-on-write: each touched chunk gets a new mask)."""
+    def kill(self, ids: Sequence[str]) -> tuple[int, int]:
+        """Mark the live rows of ``ids`` dead (copy-on-write: each touched chunk gets a new mask).
+
+        Return (rows killed, their billed bytes).
+        """
         positions = np.asarray([self.row_of.pop(i) for i in ids if i in self.row_of], dtype=np.int64)
         if not positions.size:
-            return
+            return 0, 0
         starts = np.cumsum([0] + [len(c) for c in self._chunks[:-1]])
         chunk_of = np.searchsorted(starts, positions, side="right") - 1
+        freed = 0
         for chunk in np.unique(chunk_of).tolist():
+            rows = positions[chunk_of == chunk] - starts[chunk]
             alive = self._alive_chunks[chunk].copy()
-            alive[positions[chunk_of == chunk] - starts[chunk]] = False
+            alive[rows] = False
             self._alive_chunks[chunk] = alive
+            freed += int(self._chunks[chunk].sizes[rows].sum())
+        return int(positions.size), freed
+
+    def live_sizes(self, ids: Sequence[str]) -> tuple[int, int]:
+        """Return (how many of ``ids`` have their live version here, its billed bytes); changes nothing."""
+        positions = np.asarray([self.row_of[i] for i in ids if i in self.row_of], dtype=np.int64)
+        if not positions.size:
+            return 0, 0
+        starts = np.cumsum([0] + [len(c) for c in self._chunks[:-1]])
+        chunk_of = np.searchsorted(starts, positions, side="right") - 1
+        freed = sum(int(self._chunks[c].sizes[positions[chunk_of == c] - starts[c]].sum())
+                    for c in np.unique(chunk_of).tolist())
+        return int(positions.size), freed
 
     def chunks(self) -> tuple[tuple[Rows, np.ndarray], ...]:
         """Return (rows, live mask) of every chunk, oldest first (immutable: safe to keep)."""
@@ -215,8 +250,9 @@ class Slab:
         """Build the builder's index over ``rows``; every row starts alive."""
         started = time.perf_counter()
         index = builder.build(rows.slab_data(), metric)
-        return cls(rows, builder, index, tier, level, time.perf_counter() - started, np.ones(len(rows), bool),
-                   dict(query_params or {}))
+        seconds = time.perf_counter() - started
+        rows.id_lookup()  # sorted once here, off the write lock, not in the first write that touches the slab
+        return cls(rows, builder, index, tier, level, seconds, np.ones(len(rows), bool), dict(query_params or {}))
 
     @classmethod
     def pending(cls, rows: Rows, level: int = 0) -> Slab:
@@ -238,14 +274,26 @@ class Slab:
     def live_rows(self) -> int:
         return int(np.count_nonzero(self.alive))
 
-    def kill(self, ids: Sequence[str]) -> None:
-        """Mark the rows of ``ids`` dead (copy-on-write: a new mask, so snapshots keep theirs)."""
+    def kill(self, ids: Sequence[str] | np.ndarray) -> tuple[int, int]:
+        """Mark the live rows of ``ids`` dead (copy-on-write: a new mask, so snapshots keep theirs).
+
+        Return (rows killed, their billed bytes): rows already dead are not counted.
+        """
         rows = self.rows.locate(ids)
-        if rows.size:
-            alive = self.alive.copy()
-            alive[rows] = False
-            self.alive = alive
-            self._fully_alive = False
+        rows = rows[self.alive[rows]]
+        if not rows.size:
+            return 0, 0
+        alive = self.alive.copy()
+        alive[rows] = False
+        self.alive = alive
+        self._fully_alive = False
+        return int(rows.size), int(self.rows.sizes[rows].sum())
+
+    def live_sizes(self, ids: Sequence[str] | np.ndarray) -> tuple[int, int]:
+        """Return (how many of ``ids`` have a live row here, their billed bytes); changes nothing."""
+        rows = self.rows.locate(ids)
+        rows = rows[self.alive[rows]]
+        return int(rows.size), int(self.rows.sizes[rows].sum())
 
     def fully_alive(self) -> bool:
         """Return True when no row is dead (cached: an unfiltered query then skips the mask)."""

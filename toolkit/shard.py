@@ -557,5 +557,4 @@ def _replaced(ns: Namespace, op: Op) -> tuple[int, int]:
         return ns.live_count(), ns.total_bytes
     else:
         return 0, 0
-    present = [i for i in set(ids) if i in ns.live]
-    return len(present), sum(ns.live[i] for i in present)
+    return ns.replaced(ids)

@@ -10,13 +10,16 @@ core's vocabulary (ops, slabs, configs) and never the core's owners (index, shar
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 from ..engine import SlabBuilder
 from ..index_config import IndexConfig
 from ..journal import Journal, StoredIndex
 from .backups import BackupStore
 from .memory import MemoryStorage
+
+if TYPE_CHECKING:
+    from .integrity import VerifyReport
 
 
 class Storage(Protocol):
@@ -59,4 +62,11 @@ def open_storage(path: str | os.PathLike | None = None, *, read_only: bool = Fal
     return DiskStorage(path, read_only=read_only)
 
 
-__all__ = ["open_storage", "Storage", "MemoryStorage"]
+def verify(path: str | os.PathLike[str]) -> VerifyReport:
+    """CRC-check every slab file of the database at ``path`` in full; return a ``VerifyReport``."""
+    from .integrity import verify_database
+
+    return verify_database(path)
+
+
+__all__ = ["open_storage", "verify", "Storage", "MemoryStorage"]

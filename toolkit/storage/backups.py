@@ -222,7 +222,7 @@ class DiskBackups:
         info = self._info(backup_id)
         snapshot = Snapshot(info["config"])
         for entry in info["namespaces"]:
-            _, rows = read_rows_dir(self.root / backup_id / entry["dir"], entry["crc32"])
+            _, rows = read_rows_dir(self.root / backup_id / entry["dir"], entry["crc32"], full=True)  # read whole anyway
             snapshot.namespaces.append((entry["name"], rows, int(entry["lsn"])))
         return snapshot
 

@@ -1,16 +1,27 @@
 """Slab files: one immutable directory per slab (or per backed-up namespace).
 
-    <slab>/arrays.npz        ids are not here; dense float32 rows, sparse CSR, per-row LSN and
-                             billed size, and the metadata columns' arrays (MetadataColumns.state())
+    <slab>/arrays/<name>.npy one plain .npy file per array: dense float32 rows, sparse CSR, per-row
+                             LSN and billed size, and the metadata columns' arrays
+                             (MetadataColumns.state()); large ones are memory-mapped when opened
     <slab>/columns.json      the metadata fields: names, vocabularies, which arrays exist
-    <slab>/records.parquet   id (string) and metadata (the record's metadata as a JSON string or NULL)
+    <slab>/records.arrow     Arrow IPC file (uncompressed, memory-mapped): id (string) and metadata
+                             (the record's metadata as compact JSON text or null, parsed per access)
     <slab>/engine/           the engine's own index files (SlabIndex.save), when it can save them
     <slab>/SLAB.json         checksummed: rows, tier, level, builder and its parameters, metric, and
                              the size and CRC32 of every other file — written last
 
 The directory is written under a temporary name, fsync'd and renamed into place, so a crash
-never leaves a half-written slab under a live name. Loading verifies every checksum first
-and raises DataLossError naming the damaged file.
+never leaves a half-written slab under a live name.
+
+Opening is proportional to the manifest, not to the data (``toolkit.slab/2``): SLAB.json is
+checked against the CRC the manifest holds; every file it lists must exist with its recorded
+size; files up to ``VERIFY_AT_OPEN_BYTES`` (default 4 MiB, environment variable
+``TOOLKIT_VERIFY_AT_OPEN_BYTES``) are CRC-checked in full; larger ones are memory-mapped after
+a size and header check (a .npy header, an Arrow footer) and their pages are read when queries
+touch them. Their full CRC32 is checked by ``verify_rows_dir`` (``toolkit.storage.verify``,
+``python -m toolkit verify PATH``) and whenever the whole slab is read anyway (a backup
+restore). Damage found raises DataLossError naming the file. Slabs written in the first format
+(``toolkit.slab/1``: arrays.npz + records.parquet) are still read, fully verified and loaded.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ import numpy as np
 from ..columns import MetadataColumns
 from ..engine import SlabBuilder, SlabIndex
 from ..errors import DataLossError, InternalError, UnimplementedError
+from ..metadata_json import JsonMetadata, metadata_texts
 from ..segment import Rows, Slab
 from ..sparse import SparseRows
 from .files import (
@@ -44,8 +56,21 @@ from .files import (
 log = logging.getLogger(__name__)
 
 SLAB_META = "SLAB.json"
-FORMAT = "toolkit.slab/1"
+FORMAT = "toolkit.slab/2"
+FORMAT_V1 = "toolkit.slab/1"
+ARRAYS = "arrays"
+RECORDS = "records.arrow"
 _COLUMN_ARRAYS = ("kind", "str_codes", "num", "list_indptr", "list_codes")
+_MMAP_MIN_BYTES = 1 << 16  # smaller arrays are read into memory (one read beats a mapping)
+
+
+def verify_at_open_bytes() -> int:
+    """Return the size up to which a slab file is CRC-checked when it is opened (larger: size + header)."""
+    raw = os.environ.get("TOOLKIT_VERIFY_AT_OPEN_BYTES", "")
+    try:
+        return int(raw) if raw else 4 << 20
+    except ValueError:
+        raise InternalError(f"TOOLKIT_VERIFY_AT_OPEN_BYTES must be an integer number of bytes, got {raw!r}") from None
 
 
 def write_rows_dir(
@@ -53,12 +78,11 @@ def write_rows_dir(
 ) -> int:
     """Write ``rows`` (and ``index``'s own files) as ``parent/name``; return the CRC32 of SLAB.json."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     tmp = parent / f".tmp-{name}"
     if tmp.exists():
         remove_tree(tmp)
-    tmp.mkdir(parents=True)
+    (tmp / ARRAYS).mkdir(parents=True)
     arrays: dict[str, Any] = {
         "lsns": np.asarray(rows.lsns, np.int64),
         "sizes": np.asarray(rows.sizes, np.int64),
@@ -68,6 +92,8 @@ def write_rows_dir(
     }
     if rows.dense is not None:
         arrays["dense"] = np.asarray(rows.dense, np.float32)
+    if len(rows):
+        arrays["id_keys"], arrays["id_order"] = rows.id_lookup()  # the sorted ids: deletes need no sort
     state = rows.columns.state()
     fields = []
     for i, (field, saved) in enumerate(state["fields"].items()):
@@ -78,12 +104,13 @@ def write_rows_dir(
                 arrays[f"m{i}_{attr}"] = array
                 present.append(attr)
         fields.append({"name": field, "vocab": list(saved["vocab"]), "arrays": present})
-    with open(tmp / "arrays.npz", "wb") as handle:
-        np.savez(handle, **arrays)
+    for key, array in arrays.items():
+        with open(tmp / ARRAYS / f"{key}.npy", "wb") as handle:
+            np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
     write_file(tmp / "columns.json", json.dumps({"n_rows": state["n_rows"], "fields": fields}).encode("utf-8"))
-    metadata = [None if m is None else json.dumps(m, separators=(",", ":")) for m in rows.metadata.tolist()]
-    table = pa.table({"id": pa.array(rows.ids.tolist(), pa.string()), "metadata": pa.array(metadata, pa.string())})
-    pq.write_table(table, tmp / "records.parquet")
+    table = pa.table({"id": pa.array(rows.ids.tolist(), pa.string()), "metadata": metadata_texts(rows.metadata)})
+    with pa.OSFile(str(tmp / RECORDS), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
     engine_saved = False
     if index is not None:
         try:
@@ -107,10 +134,8 @@ def write_rows_dir(
     return crc_of_bytes(data)
 
 
-def read_rows_dir(directory: Path, expected_crc: int | None) -> tuple[dict[str, Any], Rows]:
-    """Verify and load a directory written by ``write_rows_dir``; return (SLAB.json, rows)."""
-    import pyarrow.parquet as pq
-
+def read_slab_meta(directory: Path, expected_crc: int | None) -> dict[str, Any]:
+    """Read and check SLAB.json (against the manifest's CRC when given)."""
     meta_path = directory / SLAB_META
     try:
         raw = meta_path.read_bytes()
@@ -119,27 +144,57 @@ def read_rows_dir(directory: Path, expected_crc: int | None) -> tuple[dict[str, 
     if expected_crc is not None and crc_of_bytes(raw) != expected_crc:
         raise DataLossError(f"damaged slab file {meta_path}: checksum does not match the manifest")
     meta = parse_checked_json(raw, meta_path)
+    if not isinstance(meta, dict) or meta.get("format") not in (FORMAT, FORMAT_V1):
+        got = meta.get("format") if isinstance(meta, dict) else meta
+        raise DataLossError(f"damaged slab file {meta_path}: unknown format {got!r}")
+    return meta
+
+
+def check_slab_files(directory: Path, meta: Mapping[str, Any], *, full: bool) -> tuple[int, int]:
+    """Check every file SLAB.json lists: present, its recorded size, and its CRC32 when ``full`` or small.
+
+    Return (files CRC-checked, bytes CRC-checked). Damage raises DataLossError naming the file.
+    """
+    limit = verify_at_open_bytes()
+    checked = checked_bytes = 0
     for relative, (size, crc) in meta["files"].items():
         path = directory / relative
         try:
-            found = file_crc(path)
+            found_size = path.stat().st_size
         except FileNotFoundError:
             raise DataLossError(f"missing slab file {path}") from None
-        if found != (size, crc):
-            raise DataLossError(f"damaged slab file {path}: size/checksum mismatch "
-                                f"(expected {size} bytes crc {crc:08x}, found {found[0]} bytes crc {found[1]:08x})")
-    try:  # every file matched its checksum, so a failure here means a bug or a foreign file
-        with np.load(directory / "arrays.npz", allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-        columns_info = json.loads((directory / "columns.json").read_bytes())
-        table = pq.read_table(directory / "records.parquet")
-        ids = np.asarray(table.column("id").to_numpy(zero_copy_only=False), dtype=object)
-        texts = table.column("metadata").to_pylist()
-        metadata = np.empty(len(texts), dtype=object)
-        if texts:  # one JSON parse for all rows: far faster than one per row
-            metadata[:] = json.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")
-    except (OSError, ValueError, KeyError) as exc:
-        raise DataLossError(f"unreadable slab {directory}: {exc}") from None
+        if found_size != size:
+            raise DataLossError(f"damaged slab file {path}: size mismatch (expected {size} bytes, "
+                                f"found {found_size})")
+        if full or size <= limit:
+            found = file_crc(path)
+            if found != (size, crc):
+                raise DataLossError(f"damaged slab file {path}: size/checksum mismatch (expected {size} bytes "
+                                    f"crc {crc:08x}, found {found[0]} bytes crc {found[1]:08x})")
+            checked, checked_bytes = checked + 1, checked_bytes + size
+    return checked, checked_bytes
+
+
+def verify_rows_dir(directory: Path, expected_crc: int | None) -> tuple[int, int]:
+    """CRC-check every file of a slab directory in full; return (files, bytes) checked."""
+    meta = read_slab_meta(directory, expected_crc)
+    files, nbytes = check_slab_files(directory, meta, full=True)
+    return files + 1, nbytes + (directory / SLAB_META).stat().st_size
+
+
+def read_rows_dir(directory: Path, expected_crc: int | None, *, full: bool = False) -> tuple[dict[str, Any], Rows]:
+    """Check and open a directory written by ``write_rows_dir``; return (SLAB.json, rows).
+
+    Large files are memory-mapped after a size and header check (``full``: CRC-checked first).
+    """
+    meta = read_slab_meta(directory, expected_crc)
+    metadata: np.ndarray | JsonMetadata
+    if meta["format"] == FORMAT_V1:  # the first format is read whole, so it is verified whole
+        check_slab_files(directory, meta, full=True)
+        arrays, columns_info, ids, metadata = _read_v1(directory)
+    else:
+        check_slab_files(directory, meta, full=full)
+        arrays, columns_info, ids, metadata = _read_v2(directory, meta)
     fields = {}
     for i, field in enumerate(columns_info["fields"]):
         saved: dict[str, Any] = {"vocab": field["vocab"]}
@@ -152,11 +207,67 @@ def read_rows_dir(directory: Path, expected_crc: int | None) -> tuple[dict[str, 
         )
     except InternalError as exc:
         raise DataLossError(f"damaged metadata columns in {directory}: {exc}") from None
-    sparse = SparseRows(arrays["sparse_indptr"], arrays["sparse_indices"], arrays["sparse_values"])
-    rows = Rows(ids, arrays.get("dense"), sparse, metadata, columns, arrays["lsns"], arrays["sizes"])
-    if len(rows) != meta["rows"] or len(columns) != len(rows) or len(sparse) != len(rows):
+    try:
+        sparse = SparseRows(arrays["sparse_indptr"], arrays["sparse_indices"], arrays["sparse_values"])
+        rows = Rows(ids, arrays.get("dense"), sparse, metadata, columns, arrays["lsns"], arrays["sizes"])
+    except KeyError as exc:
+        raise DataLossError(f"unreadable slab {directory}: missing array {exc}") from None
+    if "id_keys" in arrays and "id_order" in arrays:
+        keys, order = arrays["id_keys"], arrays["id_order"]
+        if keys.dtype.kind != "S" or keys.shape != order.shape or len(order) != len(rows):
+            raise DataLossError(f"inconsistent slab {directory}: the sorted ids do not match the rows")
+        rows.set_id_lookup(keys, order)
+    counts = {len(rows), len(columns), len(sparse), len(metadata), len(rows.lsns), len(rows.sizes)}
+    if rows.dense is not None:
+        counts.add(len(rows.dense))
+    if counts != {meta["rows"]}:
         raise DataLossError(f"inconsistent slab {directory}: row counts disagree")
     return meta, rows
+
+
+def _read_v2(directory: Path, meta: Mapping[str, Any]) -> tuple[dict[str, Any], Any, np.ndarray, JsonMetadata]:
+    """Map the arrays and the Arrow records of a ``toolkit.slab/2`` directory (sizes already checked)."""
+    import pyarrow as pa
+
+    arrays: dict[str, Any] = {}
+    prefix = f"{ARRAYS}/"
+    for relative, (size, _) in meta["files"].items():
+        if not (relative.startswith(prefix) and relative.endswith(".npy")):
+            continue
+        path = directory / relative
+        try:
+            array = np.load(path, mmap_mode="r" if size >= _MMAP_MIN_BYTES else None, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise DataLossError(f"damaged slab file {path}: {exc}") from None
+        arrays[relative[len(prefix):-4]] = array
+    path = directory / RECORDS
+    try:
+        columns_info = json.loads((directory / "columns.json").read_bytes())
+        with pa.memory_map(str(path), "r") as source:
+            table = pa.ipc.open_file(source).read_all()
+        ids = np.asarray(table.column("id").to_numpy(zero_copy_only=False), dtype=object)
+        metadata = JsonMetadata(table.column("metadata").combine_chunks())
+    except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+        raise DataLossError(f"damaged slab file {path}: {exc}") from None
+    return arrays, columns_info, ids, metadata
+
+
+def _read_v1(directory: Path) -> tuple[dict[str, Any], Any, np.ndarray, np.ndarray]:
+    import pyarrow.parquet as pq
+
+    try:  # every file matched its checksum, so a failure here means a bug or a foreign file
+        with np.load(directory / "arrays.npz", allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+        columns_info = json.loads((directory / "columns.json").read_bytes())
+        table = pq.read_table(directory / "records.parquet")
+        ids = np.asarray(table.column("id").to_numpy(zero_copy_only=False), dtype=object)
+        texts = table.column("metadata").to_pylist()
+        metadata = np.empty(len(texts), dtype=object)
+        if texts:  # one JSON parse for all rows: far faster than one per row
+            metadata[:] = json.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataLossError(f"unreadable slab {directory}: {exc}") from None
+    return arrays, columns_info, ids, metadata
 
 
 def slab_info(slab: Slab, metric: str) -> dict[str, Any]:
