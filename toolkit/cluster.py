@@ -61,6 +61,11 @@ logger = logging.getLogger(__name__)
 _RESPONSE_ORDER = itemgetter(0, 1)  # (key, id): the metric's order, ties by id
 # A task waits this long for its worker before the shard looks for dead ones and retries.
 GATHER_TIMEOUT_SECONDS = 120.0
+WORKER_CHECK_SECONDS = 1.0  # while a task is outstanding, how often the shard checks its worker is alive
+
+
+class WorkerLost(Exception):
+    """A worker holding or running what a read or build needs left the cluster (retried once)."""
 
 __all__ = ["DistributedShard", "connect", "GATHER_TIMEOUT_SECONDS"]
 
@@ -251,6 +256,28 @@ class DistributedShard(LocalShard):
     def _submit(self, function: Callable[..., Any], *args: Any, key: str, worker: str) -> Any:
         return self._dask.submit(function, *args, key=key, workers=[worker], allow_other_workers=False, pure=False)
 
+    def _results(self, futures: Sequence[tuple[str, Any]]) -> list[Any]:
+        """Return the results of (worker, future) pairs; raise ``WorkerLost`` as soon as one's worker is gone.
+
+        A task pinned to a worker that died would wait for it forever, so while results are
+        outstanding the live workers are checked once a second.
+        """
+        deadline = time.monotonic() + GATHER_TIMEOUT_SECONDS
+        out = []
+        for _, future in futures:
+            while True:
+                try:
+                    out.append(future.result(timeout=min(WORKER_CHECK_SECONDS,
+                                                         max(0.01, deadline - time.monotonic()))))
+                    break
+                except TimeoutError:
+                    gone = sorted({worker for worker, _ in futures} - set(self._workers()))
+                    if gone:
+                        raise WorkerLost(f"workers {gone} left the cluster") from None
+                    if time.monotonic() >= deadline:
+                        raise
+        return out
+
     def _taker(self, number: int) -> Callable[[np.ndarray], np.ndarray]:
         def take(positions: np.ndarray) -> np.ndarray:
             vectors = self._gather_vectors({number: positions}, namespace=None)[number]
@@ -288,10 +315,10 @@ class DistributedShard(LocalShard):
                 if store is not None and self.writable:
                     parent, name = str(store.directory / "slabs"), store._slab_name()
                 created = time.time()
-                index_bytes, build_seconds, crc = self._submit(
-                    finish_slab, future, parent, name or "", ns.metric, created,
-                    key=_key("persist" if parent else "describe", self.name, ns.name, sources), worker=worker,
-                ).result(timeout=GATHER_TIMEOUT_SECONDS)
+                finished = self._submit(finish_slab, future, parent, name or "", ns.metric, created,
+                                        key=_key("persist" if parent else "describe", self.name, ns.name, sources),
+                                        worker=worker)
+                index_bytes, build_seconds, crc = self._results([(worker, finished)])[0]
                 break
             except ToolkitError:
                 raise
@@ -465,14 +492,15 @@ class DistributedShard(LocalShard):
             local, remote, missing = self._split(view)
             self._left_out(view.name, [(seg.slab, seg.alive) for seg in missing if seg.slab is not None])
             futures = [(
-                [seg for seg, _ in items],
+                worker, [seg for seg, _ in items],
                 self._submit(task, [f for _, f in items], [_pack(s.slab, s.alive) for s, _ in items
                                                            if s.slab is not None],
                              view.metric, view.sparse_index, *args, key=_key(kind, self.name, view.name, worker),
                              worker=worker),
             ) for worker, items in remote.items()]
             try:
-                return local, [(segs, future.result(timeout=GATHER_TIMEOUT_SECONDS)) for segs, future in futures]
+                results = self._results([(worker, future) for worker, _, future in futures])
+                return local, [(segs, result) for (_, segs, _), result in zip(futures, results)]
             except ToolkitError:
                 raise
             except Exception as error:  # noqa: BLE001 - a lost worker shows as many exception types
@@ -546,12 +574,14 @@ class DistributedShard(LocalShard):
                     out[number] = None
                 else:
                     per_worker.setdefault(placement.worker, []).append((number, placement.future))
-            futures = [(items, self._submit(take_vectors, [f for _, f in items], [wanted[n] for n, _ in items],
-                                            key=_key("fetch", self.name, namespace or "", worker), worker=worker))
+            futures = [(worker, items, self._submit(take_vectors, [f for _, f in items], [wanted[n] for n, _ in items],
+                                                    key=_key("fetch", self.name, namespace or "", worker),
+                                                    worker=worker))
                        for worker, items in per_worker.items()]
             try:
-                for items, future in futures:
-                    out.update(zip([n for n, _ in items], future.result(timeout=GATHER_TIMEOUT_SECONDS)))
+                results = self._results([(worker, future) for worker, _, future in futures])
+                for (_, items, _), vectors in zip(futures, results):
+                    out.update(zip([n for n, _ in items], vectors))
                 return out
             except ToolkitError:
                 raise
