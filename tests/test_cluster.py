@@ -2,8 +2,10 @@
 
 The whole conformance suite runs against the cluster with ``TOOLKIT_TEST_CLUSTER=local``
 (.ci/run); these tests cover what only the cluster has: answers equal to a local client's,
-placement by bytes shown in ``describe_slabs()``, one task per worker per batch, and
-recovery after a worker process is killed with SIGKILL.
+placement by bytes shown in ``describe_slabs()``, one task per worker per batch, builds and
+merges run on the workers while the coordinator keeps no vectors, recovery after a worker
+process is killed with SIGKILL (persistent: reloaded from the files the workers wrote), and
+the typed error or opt-in partial results when an in-memory slab's only copy is lost.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import pytest
 
 import toolkit
+from toolkit.cluster_vectors import is_hollow
 
 DIM = 16
 
@@ -107,7 +110,14 @@ def test_sigkill_of_a_worker_loses_no_acknowledged_write(dask_client: Any, tmp_p
     reopened = toolkit.Client(path=str(tmp_path / "db"), cluster=dask_client)
     assert set(reopened.Index("c").fetch(ids=acknowledged).vectors) == set(acknowledged)
     assert reopened.Index("c").query(vector=vectors[1].tolist(), top_k=5, filter=old).matches == after.matches
+    slabs = [slab for ns in reopened.Index("c")._shard.namespaces() for slab in ns.slabs]
+    assert slabs and all(is_hollow(slab) for slab in slabs if slab.index is not None)  # loaded by the workers
     reopened.close()
+    alone = toolkit.Client(path=str(tmp_path / "db"))  # the slab files the workers wrote, read without a cluster
+    got = alone.Index("c").fetch(ids=acknowledged)
+    assert all(np.allclose(got.vectors[f"r{i}"].values, vectors[i % 2400], atol=1e-6) for i in range(2400, 2600))
+    assert alone.Index("c").query(vector=vectors[1].tolist(), top_k=5, filter=old).matches == after.matches
+    alone.close()
 
 
 def test_with_no_worker_a_build_fails_and_its_slab_is_still_searched_here() -> None:
@@ -138,7 +148,7 @@ def _held_on_worker(dask_worker: Any) -> tuple[int, int]:
 
 def test_builds_run_on_the_workers_and_the_coordinator_keeps_no_vectors(
         dask_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from toolkit.cluster_vectors import RemoteVectors, is_hollow
+    from toolkit.cluster_vectors import RemoteVectors
 
     tasks: list[tuple[str, list[str]]] = []
     submit = dask_client.submit
