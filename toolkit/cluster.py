@@ -371,6 +371,8 @@ class DistributedShard(LocalShard):
                 del self._placed[number]
             for number in [n for n in self._files if n not in current and n not in self._building]:
                 del self._files[number]
+            for number in [n for n in self._lost if n not in current]:
+                del self._lost[number]
 
     # -- placement of slabs built or loaded elsewhere --------------------------------------------
     def _placement_for(self, slab: Slab, namespace: str) -> Placement | None:
