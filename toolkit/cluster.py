@@ -256,13 +256,15 @@ class DistributedShard(LocalShard):
     def _submit(self, function: Callable[..., Any], *args: Any, key: str, worker: str) -> Any:
         return self._dask.submit(function, *args, key=key, workers=[worker], allow_other_workers=False, pure=False)
 
-    def _results(self, futures: Sequence[tuple[str, Any]]) -> list[Any]:
+    def _results(self, futures: Sequence[tuple[str, Any]], watch: Sequence[str] = ()) -> list[Any]:
         """Return the results of (worker, future) pairs; raise ``WorkerLost`` as soon as one's worker is gone.
 
         A task pinned to a worker that died would wait for it forever, so while results are
-        outstanding the live workers are checked once a second.
+        outstanding the live workers (theirs and ``watch``: workers their inputs come from)
+        are checked once a second.
         """
         deadline = time.monotonic() + GATHER_TIMEOUT_SECONDS
+        needed = {worker for worker, _ in futures} | set(watch)
         out = []
         for _, future in futures:
             while True:
@@ -271,7 +273,7 @@ class DistributedShard(LocalShard):
                                                          max(0.01, deadline - time.monotonic()))))
                     break
                 except TimeoutError:
-                    gone = sorted({worker for worker, _ in futures} - set(self._workers()))
+                    gone = sorted(needed - set(self._workers()))
                     if gone:
                         raise WorkerLost(f"workers {gone} left the cluster") from None
                     if time.monotonic() >= deadline:
@@ -318,7 +320,8 @@ class DistributedShard(LocalShard):
                 finished = self._submit(finish_slab, future, parent, name or "", ns.metric, created,
                                         key=_key("persist" if parent else "describe", self.name, ns.name, sources),
                                         worker=worker)
-                index_bytes, build_seconds, crc = self._results([(worker, finished)])[0]
+                held_by = [self._placed[s.number].worker for s in job.sources if s.number in self._placed]
+                index_bytes, build_seconds, crc = self._results([(worker, finished)], watch=held_by)[0]
                 break
             except ToolkitError:
                 raise
