@@ -236,21 +236,22 @@ class DistributedShard(LocalShard):
         """Return the bytes of slabs placed on each live worker."""
         return self._held(self._workers())
 
-    def _held(self, workers: Sequence[str]) -> dict[str, int]:
+    def _held(self, workers: Sequence[str], leaving: frozenset[int] = frozenset()) -> dict[str, int]:
+        """Return the bytes placed on each of ``workers``, but those of the slabs numbered in ``leaving``."""
         held = dict.fromkeys(workers, 0)
         with self._placing:
-            for placement in self._placed.values():
-                if placement.worker in held:
+            for number, placement in self._placed.items():
+                if placement.worker in held and number not in leaving:
                     held[placement.worker] += placement.nbytes
         return held
 
-    def _least_loaded(self) -> str:
-        """Return the live worker holding the fewest bytes of slabs."""
+    def _least_loaded(self, leaving: frozenset[int] = frozenset()) -> str:
+        """Return the live worker holding the fewest bytes of slabs once the slabs in ``leaving`` are gone."""
         workers = self._workers()
         if not workers:
             raise UnavailableError(f"index {self.name!r} has slabs to build or search but the cluster has no worker",
                                    path="cluster")
-        held = self._held(workers)
+        held = self._held(workers, leaving)
         return min(workers, key=lambda w: (held[w], w))
 
     def _submit(self, function: Callable[..., Any], *args: Any, key: str, worker: str) -> Any:
@@ -304,8 +305,9 @@ class DistributedShard(LocalShard):
         builder = ns.make_builder(config)
         store = self._store(ns.name)
         sources = "+".join(str(s.number) for s in job.sources)
+        replaced = frozenset(s.number for s in job.sources)  # released when the job commits
         for attempt in (0, 1):
-            worker = self._least_loaded()
+            worker = self._least_loaded(replaced)
             try:
                 parts = [self._source_part(source, taken, ns.name, worker)
                          for source, taken in zip(job.sources, job.taken)]
