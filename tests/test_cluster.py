@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import toolkit
+import toolkit.cluster
 from toolkit.cluster_vectors import is_hollow
 
 DIM = 16
@@ -120,8 +121,10 @@ def test_sigkill_of_a_worker_loses_no_acknowledged_write(dask_client: Any, tmp_p
     alone.close()
 
 
-def test_with_no_worker_a_build_fails_and_its_slab_is_still_searched_here() -> None:
+def test_with_no_worker_a_build_fails_and_its_slab_is_still_searched_here(monkeypatch: pytest.MonkeyPatch) -> None:
     from distributed import Client as DaskClient, LocalCluster
+
+    monkeypatch.setattr(toolkit.cluster, "WORKER_WAIT_SECONDS", 0.2)  # how long a build waits for a worker
 
     with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster, DaskClient(cluster) as dask:
         client = toolkit.Client(cluster=dask)

@@ -62,6 +62,7 @@ _RESPONSE_ORDER = itemgetter(0, 1)  # (key, id): the metric's order, ties by id
 # A task waits this long for its worker before the shard looks for dead ones and retries.
 GATHER_TIMEOUT_SECONDS = 120.0
 WORKER_CHECK_SECONDS = 1.0  # while a task is outstanding, how often the shard checks its worker is alive
+WORKER_WAIT_SECONDS = 30.0  # a build with no worker in the cluster waits this long for one before it fails
 
 
 class WorkerLost(Exception):
@@ -248,9 +249,15 @@ class DistributedShard(LocalShard):
     def _least_loaded(self, leaving: frozenset[int] = frozenset()) -> str:
         """Return the live worker holding the fewest bytes of slabs once the slabs in ``leaving`` are gone."""
         workers = self._workers()
+        if not workers:  # a worker restarting (or all of them): wait a little before the build fails
+            try:
+                self._dask.wait_for_workers(1, timeout=WORKER_WAIT_SECONDS)
+            except (TimeoutError, OSError):
+                pass
+            workers = self._workers()
         if not workers:
-            raise UnavailableError(f"index {self.name!r} has slabs to build or search but the cluster has no worker",
-                                   path="cluster")
+            raise UnavailableError(f"index {self.name!r} has slabs to build or search but the cluster has no worker "
+                                   f"(waited {WORKER_WAIT_SECONDS:g} s)", path="cluster")
         held = self._held(workers, leaving)
         return min(workers, key=lambda w: (held[w], w))
 
