@@ -1,20 +1,22 @@
 """An index on a 2-worker Dask LocalCluster against the local client (issue #15).
 
-    python benchmarks/bench_distributed.py                      # 1M x 128, the figures issue #15 asks for
-    python benchmarks/bench_distributed.py --records 50000      # a quick check on a shared machine
+    flock /work/bench.lock python benchmarks/bench_distributed.py           # 1M x 128 (the issue's figures)
+    python benchmarks/bench_distributed.py --records 50000                   # a quick check
 
-Both clients get the same ``--records`` x ``--dim`` float32 vectors (exact engine, slabs of
-``--slab`` records, ingested in slab-sized upserts each followed by a flush). Measured:
+Each client runs in a fresh process (``--mode local`` / ``--mode cluster``, started by the
+parent) on the same ``--records`` x ``--dim`` float32 vectors (exact engine, the default
+memtable of 5,000 records, so 200 flushes and their merges at 1M), upserted in batches with
+a flush every ``--slab`` records; then the shard settles (merges done). Measured:
 
-1. memory: the resident size of this process after each client is filled (for the cluster
-   client: the coordinator, which keeps the write path and every slab's rows) and of each
-   worker process (what it holds), plus the slab bytes the shard placed on each worker;
-2. single-query latency (top_k=10, ``--queries`` queries): median and p99, local vs cluster —
-   the difference is the per-query overhead of one Dask task per worker plus the merge;
-3. batched throughput: ``query_batch`` of ``--batch`` queries (one task per worker per batch);
-4. what a 10-worker cluster would hold: from the measured slab bytes per record on the
-   workers and each worker's measured resident size, the records 10 workers of
-   ``--worker-gib`` GiB each would hold.
+1. memory: resident size (RSS) of the client's process before and after the fill (the
+   cluster client's is the coordinator: write path, memtable, ids/metadata/masks of every
+   slab, no vectors), and of each worker process (vectors and indexes of its slabs);
+2. single-query latency (top_k=10, ``--queries`` queries): median and p99;
+3. batched throughput: ``query_batch`` of ``--batch`` queries (one task per worker);
+4. network: bytes sent over the loopback interface (coordinator <-> scheduler <-> workers)
+   per single query and per batch, minus the idle traffic (heartbeats) of the same duration;
+5. what a 10-worker cluster would hold: from the measured worker bytes per record and the
+   measured idle worker size, the records 10 workers of ``--worker-gib`` GiB would hold.
 
 Writes benchmarks/results/distributed.md (and .json), with the machine's load average.
 """
@@ -27,6 +29,8 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -46,36 +50,168 @@ def rss() -> int:
     return int(psutil.Process().memory_info().rss)
 
 
-def fill(client: toolkit.Client, vectors: np.ndarray, slab: int) -> None:
+def loopback_bytes() -> int:
+    """Return the bytes sent over the loopback interface so far (every LocalCluster message crosses it)."""
+    counters = psutil.net_io_counters(pernic=True)
+    return int(counters["lo"].bytes_sent) if "lo" in counters else 0
+
+
+def data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(args.records, args.dim)).astype(np.float32)
+    return vectors, rng.normal(size=(args.queries, args.dim)).astype(np.float32), \
+        rng.normal(size=(args.batch, args.dim)).astype(np.float32)
+
+
+def fill(client: toolkit.Client, vectors: np.ndarray, slab: int) -> float:
+    started = time.perf_counter()
     client.create_index("bench", dimension=vectors.shape[1], metric="cosine", engine="exact")
     index = client.Index("bench")
+    ids = [f"r{i}" for i in range(len(vectors))]
     for a in range(0, len(vectors), slab):
-        part = vectors[a:a + slab]
-        index.upsert([(f"r{a + i}", row) for i, row in enumerate(part.tolist())], batch_size=1000)
+        index.upsert(list(zip(ids[a:a + slab], vectors[a:a + slab])), batch_size=1000, show_progress=False)
         index.flush(wait=True)
+    index.wait_for_merges()
+    index.flush(wait=True)  # places any slab a merge left
+    return time.perf_counter() - started
 
 
 def latencies(index: Any, queries: np.ndarray) -> list[float]:
     out = []
-    for q in queries.tolist():
+    for q in queries:
         started = time.perf_counter()
         index.query(vector=q, top_k=10)
         out.append(time.perf_counter() - started)
     return out
 
 
-def throughput(index: Any, queries: np.ndarray) -> float:
-    started = time.perf_counter()
-    index.query_batch(queries, top_k=10)
-    return len(queries) / (time.perf_counter() - started)
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Fill one client in this process and measure it."""
+    vectors, queries, batch = data(args)
+    dask = cluster = None
+    if args.mode == "cluster":
+        from distributed import Client as DaskClient, LocalCluster
 
-
-def measure(client: toolkit.Client, queries: np.ndarray, batch: np.ndarray) -> dict[str, float]:
+        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        dask = DaskClient(cluster)
+    gc.collect()
+    before = rss()
+    workers_before = {} if dask is None else dask.run(rss)
+    client = toolkit.Client(cluster=dask)
+    fill_seconds = fill(client, vectors, args.slab)
+    gc.collect()
+    after = rss()
     index = client.Index("bench")
-    latencies(index, queries[:5])  # warm: placement, first task per worker
+    latencies(index, queries[:5])  # warm: first task per worker
     times = latencies(index, queries)
-    return {"median_ms": 1e3 * statistics.median(times), "p99_ms": 1e3 * float(np.quantile(times, 0.99)),
-            "batch_qps": throughput(index, batch)}
+    started = time.perf_counter()
+    index.query_batch(batch, top_k=10)
+    batch_seconds = time.perf_counter() - started
+    out: dict[str, Any] = {
+        "mode": args.mode, "fill_seconds": fill_seconds, "rss_before_mib": before / MIB, "rss_after_mib": after / MIB,
+        "median_ms": 1e3 * statistics.median(times), "p99_ms": 1e3 * float(np.quantile(times, 0.99)),
+        "batch_qps": len(batch) / batch_seconds, "slabs": len(index.describe_slabs()),
+    }
+    if dask is not None:
+        workers_after = dask.run(rss)
+        out["workers"] = [{"worker": w, "rss_before_mib": workers_before[w] / MIB,
+                           "rss_after_mib": workers_after[w] / MIB} for w in sorted(workers_after)]
+        out["placed_mib"] = {w: b / MIB for w, b in index._shard.worker_bytes().items()}  # type: ignore[attr-defined]
+        n_single = len(queries)
+        idle_start, t0 = loopback_bytes(), time.perf_counter()
+        time.sleep(2.0)
+        idle_rate = (loopback_bytes() - idle_start) / (time.perf_counter() - t0)
+        sent, t0 = loopback_bytes(), time.perf_counter()
+        latencies(index, queries)
+        single = loopback_bytes() - sent - idle_rate * (time.perf_counter() - t0)
+        sent, t0 = loopback_bytes(), time.perf_counter()
+        index.query_batch(batch, top_k=10)
+        batched = loopback_bytes() - sent - idle_rate * (time.perf_counter() - t0)
+        out["network"] = {"idle_bytes_per_s": idle_rate, "bytes_per_query": single / n_single,
+                          "bytes_per_batch": batched, "batch": len(batch)}
+    client.close()
+    if dask is not None and cluster is not None:
+        dask.close()
+        cluster.close()
+    return out
+
+
+def report(args: argparse.Namespace, local: dict[str, Any], remote: dict[str, Any]) -> None:
+    workers = remote["workers"]
+    placed = sum(remote["placed_mib"].values()) * MIB
+    added = [w["rss_after_mib"] - w["rss_before_mib"] for w in workers]
+    worker_bytes_per_record = sum(added) * MIB / args.records
+    idle = statistics.median(w["rss_before_mib"] for w in workers) * MIB
+    coordinator_added = (remote["rss_after_mib"] - remote["rss_before_mib"]) * MIB
+    per_worker = (args.worker_gib * 2**30 - idle) / max(worker_bytes_per_record, 1.0)
+    ten = 10 * per_worker
+    coordinator_per_record = coordinator_added / args.records
+    result = {"args": vars(args), "local": local, "cluster": remote, "load_average": os.getloadavg(),
+              "cpus": os.cpu_count(), "python": platform.python_version(),
+              "worker_bytes_per_record": worker_bytes_per_record, "coordinator_bytes_per_record": coordinator_per_record,
+              "ten_workers_records": ten}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "distributed.json").write_text(json.dumps(result, indent=2, default=str))
+    net = remote["network"]
+    lines = [
+        f"# Distributed index: {args.records:,} x {args.dim} on a {args.workers}-worker LocalCluster vs the local client",
+        "",
+        f"Command: `flock /work/bench.lock python benchmarks/bench_distributed.py --records {args.records} "
+        f"--dim {args.dim} --slab {args.slab} --queries {args.queries} --batch {args.batch}`  ",
+        f"Load average at the end: {', '.join(f'{x:.1f}' for x in result['load_average'])} on {os.cpu_count()} CPUs "
+        "(a shared machine with other engineers' jobs running: latency and throughput are noisy; memory is not).  ",
+        "Exact engine (the figures are about where memory goes and what the cluster adds per query, not ANN speed); "
+        "each client ran in a fresh process; memory is resident size (RSS) measured with psutil.",
+        "",
+        "## Memory per process",
+        "",
+        "| process | RSS before fill (MiB) | RSS after fill (MiB) | added (MiB) | added per record (bytes) |",
+        "|---|---|---|---|---|",
+        f"| local client (everything) | {local['rss_before_mib']:.0f} | {local['rss_after_mib']:.0f} | "
+        f"{local['rss_after_mib'] - local['rss_before_mib']:.0f} | "
+        f"{(local['rss_after_mib'] - local['rss_before_mib']) * MIB / args.records:.0f} |",
+        f"| cluster coordinator | {remote['rss_before_mib']:.0f} | {remote['rss_after_mib']:.0f} | "
+        f"{coordinator_added / MIB:.0f} | {coordinator_per_record:.0f} |",
+        *(f"| worker {w['worker']} | {w['rss_before_mib']:.0f} | {w['rss_after_mib']:.0f} | {a:.0f} | "
+          f"{a * MIB / args.records:.0f} |" for w, a in zip(workers, added)),
+        "",
+        "Both RSS columns include the input vectors the benchmark generated before the fill "
+        f"({args.records * args.dim * 4 / MIB:.0f} MiB, in the client's process only). Slab bytes the shard placed "
+        "per worker (vectors + index, its balance): "
+        + ", ".join(f"{w}: {b:.0f} MiB" for w, b in sorted(remote["placed_mib"].items())) + ".",
+        "",
+        "## Latency and throughput",
+        "",
+        f"| client | fill (s) | single query median (ms) | p99 (ms) | batch of {args.batch} (queries/s) |",
+        "|---|---|---|---|---|",
+        f"| local | {local['fill_seconds']:.0f} | {local['median_ms']:.2f} | {local['p99_ms']:.2f} | "
+        f"{local['batch_qps']:.0f} |",
+        f"| cluster | {remote['fill_seconds']:.0f} | {remote['median_ms']:.2f} | {remote['p99_ms']:.2f} | "
+        f"{remote['batch_qps']:.0f} |",
+        "",
+        f"Single-query overhead of the cluster: {remote['median_ms'] - local['median_ms']:+.2f} ms (median); "
+        "the two workers search their halves in parallel, so on an idle machine the cluster can also be faster.",
+        "",
+        "## Network per query (measured on the loopback interface, idle heartbeat traffic subtracted)",
+        "",
+        f"- single query (top_k=10, {args.dim}-d): {net['bytes_per_query'] / 1024:.1f} KiB sent per query",
+        f"- batch of {net['batch']}: {net['bytes_per_batch'] / 1024:.0f} KiB per batch "
+        f"({net['bytes_per_batch'] / net['batch'] / 1024:.2f} KiB per query)",
+        f"- idle (heartbeats of scheduler, 2 workers, nannies): {net['idle_bytes_per_s'] / 1024:.1f} KiB/s",
+        "",
+        "## What a 10-worker cluster would hold",
+        "",
+        f"Measured per worker: {worker_bytes_per_record:.0f} bytes of RSS per record of this shape "
+        f"({args.dim} float32 = {args.dim * 4} bytes of vector), idle worker {idle / MIB:.0f} MiB. Ten workers of "
+        f"{args.worker_gib:g} GiB would hold about **{ten / 1e6:,.0f} M records** in their slabs "
+        f"({per_worker / 1e6:,.0f} M each). The coordinator then needs {coordinator_per_record:.0f} bytes per "
+        f"record (ids, metadata columns, live masks, the live-id map of the write path): "
+        f"{ten * coordinator_per_record / 2**30:,.0f} GiB for that many records — it, not the workers, is the "
+        "next bound.",
+        "",
+    ]
+    (RESULTS / "distributed.md").write_text("\n".join(lines))
 
 
 def main() -> None:
@@ -87,84 +223,21 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-gib", type=float, default=16.0)
+    parser.add_argument("--mode", choices=("both", "local", "cluster"), default="both")
+    parser.add_argument("--out", default=None, help="(child) write this mode's figures as JSON here")
     args = parser.parse_args()
-    from distributed import Client as DaskClient, LocalCluster
-
-    rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(args.records, args.dim)).astype(np.float32)
-    queries = rng.normal(size=(args.queries, args.dim)).astype(np.float32)
-    batch = rng.normal(size=(args.batch, args.dim)).astype(np.float32)
-    base = rss()
-
-    local = toolkit.Client()
-    fill(local, vectors, args.slab)
-    local_rss = rss() - base
-    local_figures = measure(local, queries, batch)
-    local.close()
-    del local
-    gc.collect()
-
-    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None)
-    dask = DaskClient(cluster)
-    workers_before = dask.run(rss)
-    before = rss()
-    remote = toolkit.Client(cluster=dask)
-    fill(remote, vectors, args.slab)
-    coordinator_rss = rss() - before
-    remote_figures = measure(remote, queries, batch)
-    workers_after = dask.run(rss)
-    held = remote.Index("bench")._shard.worker_bytes()  # type: ignore[attr-defined]
-    remote.close()
-    dask.close()
-    cluster.close()
-
-    worker_rows = [{"worker": w, "rss_mib": workers_after[w] / MIB, "added_mib": (workers_after[w] - workers_before[w]) / MIB,
-                    "slab_mib": held.get(w, 0) / MIB} for w in sorted(workers_after)]
-    placed = sum(held.values())
-    bytes_per_record = placed / args.records
-    idle = statistics.median(workers_before.values())
-    per_worker_records = (args.worker_gib * 2**30 - idle) / max(bytes_per_record, 1.0)
-    result = {
-        "records": args.records, "dim": args.dim, "slab": args.slab, "workers": args.workers,
-        "load_average": os.getloadavg(), "cpus": os.cpu_count(), "python": platform.python_version(),
-        "local": {"rss_added_mib": local_rss / MIB, **local_figures},
-        "cluster": {"coordinator_rss_added_mib": coordinator_rss / MIB, **remote_figures},
-        "workers_measured": worker_rows, "slab_bytes_per_record": bytes_per_record,
-        "ten_workers_records": 10 * per_worker_records, "worker_gib": args.worker_gib,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "distributed.json").write_text(json.dumps(result, indent=2, default=str))
-    lines = [
-        f"# Distributed index: {args.records:,} x {args.dim} on a {args.workers}-worker LocalCluster vs the local client",
-        "",
-        f"Command: `python benchmarks/bench_distributed.py --records {args.records} --dim {args.dim} "
-        f"--slab {args.slab} --queries {args.queries} --batch {args.batch}`  ",
-        f"Load average at the end: {', '.join(f'{x:.1f}' for x in result['load_average'])} on {os.cpu_count()} CPUs "
-        "(shared machine: figures are noisy).",
-        "",
-        "| client | memory added (MiB) | single query median (ms) | p99 (ms) | batch of "
-        f"{args.batch} (queries/s) |",
-        "|---|---|---|---|---|",
-        f"| local | {local_rss / MIB:.0f} (this process) | {local_figures['median_ms']:.2f} | "
-        f"{local_figures['p99_ms']:.2f} | {local_figures['batch_qps']:.0f} |",
-        f"| cluster | {coordinator_rss / MIB:.0f} (coordinator) | {remote_figures['median_ms']:.2f} | "
-        f"{remote_figures['p99_ms']:.2f} | {remote_figures['batch_qps']:.0f} |",
-        "",
-        f"Single-query overhead of the cluster: {remote_figures['median_ms'] - local_figures['median_ms']:+.2f} ms "
-        "(median).",
-        "",
-        "| worker | resident (MiB) | added by the index (MiB) | slabs placed (MiB) |",
-        "|---|---|---|---|",
-        *(f"| {r['worker']} | {r['rss_mib']:.0f} | {r['added_mib']:.0f} | {r['slab_mib']:.0f} |" for r in worker_rows),
-        "",
-        f"Slab bytes per record on the workers: {bytes_per_record:.0f}. A 10-worker cluster of "
-        f"{args.worker_gib:g} GiB workers (minus the measured idle worker size, {idle / MIB:.0f} MiB) would hold "
-        f"about {result['ten_workers_records'] / 1e6:,.0f} M records of this shape in its slabs. The coordinator "
-        "keeps every slab's rows too (see docs/architecture.md, 'On a Dask cluster'), so it bounds the index "
-        "size today.",
-        "",
-    ]
-    (RESULTS / "distributed.md").write_text("\n".join(lines))
+    if args.mode != "both":
+        figures = run(args)
+        Path(args.out).write_text(json.dumps(figures, default=str))
+        return
+    results = {}
+    for mode in ("local", "cluster"):
+        out = RESULTS / f".distributed-{mode}.json"
+        command = [sys.executable, __file__, *sys.argv[1:], "--mode", mode, "--out", str(out)]
+        subprocess.run(command, check=True)
+        results[mode] = json.loads(out.read_text())
+        out.unlink()
+    report(args, results["local"], results["cluster"])
 
 
 if __name__ == "__main__":

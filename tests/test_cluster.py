@@ -2,8 +2,10 @@
 
 The whole conformance suite runs against the cluster with ``TOOLKIT_TEST_CLUSTER=local``
 (.ci/run); these tests cover what only the cluster has: answers equal to a local client's,
-placement by bytes shown in ``describe_slabs()``, one task per worker per batch, and
-recovery after a worker process is killed with SIGKILL.
+placement by bytes shown in ``describe_slabs()``, one task per worker per batch, builds and
+merges run on the workers while the coordinator keeps no vectors, recovery after a worker
+process is killed with SIGKILL (persistent: reloaded from the files the workers wrote), and
+the typed error or opt-in partial results when an in-memory slab's only copy is lost.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import numpy as np
 import pytest
 
 import toolkit
+import toolkit.cluster
+from toolkit.cluster_vectors import is_hollow
 
 DIM = 16
 
@@ -107,11 +111,20 @@ def test_sigkill_of_a_worker_loses_no_acknowledged_write(dask_client: Any, tmp_p
     reopened = toolkit.Client(path=str(tmp_path / "db"), cluster=dask_client)
     assert set(reopened.Index("c").fetch(ids=acknowledged).vectors) == set(acknowledged)
     assert reopened.Index("c").query(vector=vectors[1].tolist(), top_k=5, filter=old).matches == after.matches
+    slabs = [slab for ns in reopened.Index("c")._shard.namespaces() for slab in ns.slabs]
+    assert slabs and all(is_hollow(slab) for slab in slabs if slab.index is not None)  # loaded by the workers
     reopened.close()
+    alone = toolkit.Client(path=str(tmp_path / "db"))  # the slab files the workers wrote, read without a cluster
+    got = alone.Index("c").fetch(ids=acknowledged)
+    assert all(np.allclose(got.vectors[f"r{i}"].values, vectors[i % 2400], atol=1e-6) for i in range(2400, 2600))
+    assert alone.Index("c").query(vector=vectors[1].tolist(), top_k=5, filter=old).matches == after.matches
+    alone.close()
 
 
-def test_with_no_worker_a_query_of_slabs_is_unavailable_and_the_memtable_still_answers() -> None:
+def test_with_no_worker_a_build_fails_and_its_slab_is_still_searched_here(monkeypatch: pytest.MonkeyPatch) -> None:
     from distributed import Client as DaskClient, LocalCluster
+
+    monkeypatch.setattr(toolkit.cluster, "WORKER_WAIT_SECONDS", 0.2)  # how long a build waits for a worker
 
     with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster, DaskClient(cluster) as dask:
         client = toolkit.Client(cluster=dask)
@@ -120,8 +133,79 @@ def test_with_no_worker_a_query_of_slabs_is_unavailable_and_the_memtable_still_a
         index.upsert([("a", [1.0, 0.0])], namespace="memtable")
         assert index.query(vector=[1.0, 0.0], top_k=1, namespace="memtable").matches[0].id == "a"
         index.upsert([("b", [0.0, 1.0])], namespace="slabs")
-        index.flush(wait=True)  # built, but there is no worker to place it on
-        with pytest.raises(toolkit.errors.UnavailableError) as raised:
-            index.query(vector=[0.0, 1.0], top_k=1, namespace="slabs")
-        assert raised.value.path == "cluster" and "'slabs'" in raised.value.message
+        with pytest.raises(toolkit.errors.InternalError) as raised:
+            index.flush(wait=True)  # the build has no worker to run on
+        assert "'slabs'" in raised.value.message and "no worker" in raised.value.message
+        assert index.query(vector=[0.0, 1.0], top_k=1, namespace="slabs").matches[0].id == "b"  # scanned here
+        assert index.fetch(ids=["b"], namespace="slabs").vectors["b"].values == [0.0, 1.0]
         client.close()
+
+
+def _held_on_worker(dask_worker: Any) -> tuple[int, int]:
+    """Return (slabs, bytes of dense vectors) the worker holds."""
+    from toolkit.segment import Slab
+
+    slabs = [value for value in dask_worker.data.values() if isinstance(value, Slab)]
+    return len(slabs), sum(0 if s.rows.dense is None else s.rows.dense.nbytes for s in slabs)
+
+
+def test_builds_run_on_the_workers_and_the_coordinator_keeps_no_vectors(
+        dask_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.cluster_vectors import RemoteVectors
+
+    tasks: list[tuple[str, list[str]]] = []
+    submit = dask_client.submit
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        tasks.append((kwargs["key"], kwargs["workers"]))
+        return submit(*args, **kwargs)
+
+    monkeypatch.setattr(dask_client, "submit", recording)
+    client = toolkit.Client(cluster=dask_client)
+    vectors = _fill(client)
+    index = client.Index("c")
+    kinds = {key.split("-")[0] for key, _ in tasks}
+    assert {"build", "merge"} <= kinds and all(len(workers) == 1 for _, workers in tasks)
+    slabs = [slab for ns in index._shard.namespaces() for slab in ns.slabs]
+    assert slabs and all(is_hollow(s) and isinstance(s.rows.dense, RemoteVectors) for s in slabs)
+    coordinator_bytes = sum(s.rows.dense.nbytes for s in slabs)  # what the slabs would hold here
+    held = dask_client.run(_held_on_worker)
+    assert sum(n for n, _ in held.values()) >= len(slabs)
+    assert sum(b for _, b in held.values()) >= coordinator_bytes > 0
+    with pytest.raises(toolkit.errors.InternalError):
+        np.concatenate([slabs[0].rows.dense])  # no silent zeros: the coordinator has no values to compute with
+    got = index.fetch(ids=["r61", "r62", "r1000"])  # read from the workers
+    for i in (61, 62, 1000):
+        assert np.allclose(got.vectors[f"r{i}"].values, vectors[i], atol=1e-6)
+    match = index.query(vector=vectors[62].tolist(), top_k=1, include_values=True).matches[0]
+    assert match.id == "r62" and np.allclose(match.values, vectors[62], atol=1e-6)
+    index.update(id="r61", set_metadata={"g": 42})  # the write path reads the stored vector from its worker
+    assert np.allclose(index.fetch(ids=["r61"]).vectors["r61"].values, vectors[61], atol=1e-6)
+
+
+def test_a_lost_in_memory_slab_is_unavailable_unless_partial_results_are_asked_for(dask_client: Any) -> None:
+    client = toolkit.Client(cluster=dask_client)
+    vectors = _fill(client)
+    index = client.Index("c")
+    slabs = index.describe_slabs()
+    pids = dask_client.run(os.getpid)
+    victim = str(slabs["worker"].iloc[0])
+    lost = {int(n) for n, w in zip(slabs["slab"], slabs["worker"]) if w == victim}
+    os.kill(pids[victim], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while victim in dask_client.scheduler_info()["workers"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    with pytest.raises(toolkit.errors.UnavailableError) as raised:
+        index.query(vector=vectors[1].tolist(), top_k=5)
+    assert raised.value.path == "cluster" and "allow_partial" in raised.value.message
+    answer = index.query(vector=vectors[1].tolist(), top_k=50, allow_partial=True)
+    assert answer.partial is not None and {m.slab for m in answer.partial.missing} == lost
+    assert all(m.worker == victim and m.namespace == "__default__" for m in answer.partial.missing)
+    missing = answer.partial.missing_ids
+    assert missing and len(answer.matches) == 50 and not missing & set(answer.ids())
+    batch = index.query_batch(vectors[:3], top_k=5, allow_partial=True)
+    assert batch.partial is not None and not missing & {i for r in batch for i in r.ids()}
+    fetched = index.fetch(ids=sorted(missing)[:3] + ["r1"], allow_partial=True)
+    assert fetched.partial is not None and not missing & set(fetched.vectors)
+    complete = index.query(vector=vectors[1].tolist(), top_k=5, namespace="elsewhere", allow_partial=True)
+    assert complete.partial is None

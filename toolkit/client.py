@@ -158,7 +158,12 @@ class Client:
 
     def _open_index(self, config: IndexConfig, journal: Journal) -> Index:
         """Make the façade of an index over its journal, in this client's freshness mode."""
-        index = Index(config, self.settings, self.builders(), journal, cluster=self._dask)
+        if self._dask is None:
+            index = Index(config, self.settings, self.builders(), journal)
+        else:  # slabs on the cluster's workers; reads may opt in to partial results (cluster_index.py)
+            from .cluster_index import ClusterIndex
+
+            index = ClusterIndex(config, self.settings, self.builders(), journal, cluster=self._dask)
         index.set_consistency(*self._freshness)
         return index
 

@@ -8,10 +8,13 @@ write responses carry ``lsn`` and ``usage.write_units``, and read responses carr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence, overload
+from typing import TYPE_CHECKING, Any, Iterator, Sequence, overload
 
 from .display import DisplayMixin, render_html
 from .vectors import SparseValues, Vector
+
+if TYPE_CHECKING:
+    from .cluster_partial import PartialResults
 
 
 @dataclass
@@ -52,6 +55,8 @@ class QueryResponse(DisplayMixin):
     namespace: str
     usage: Usage
     max_indexed_lsn: int = 0
+    # a cluster read with allow_partial=True that left out slabs on no live worker: which (else None)
+    partial: PartialResults | None = field(default=None, repr=False, compare=False, kw_only=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {"matches": [m.to_dict() for m in self.matches], "namespace": self.namespace,
@@ -78,6 +83,8 @@ class QueryBatchResponse(Sequence[QueryResponse]):
     ``bounds[i]:bounds[i + 1]``) so a large batch costs no Python object per match until a
     response is read. ``ids_of(i)`` and ``scores_of(i)`` read them without building one.
     """
+
+    partial: PartialResults | None = None  # set by a cluster read with allow_partial=True that left out slabs
 
     def __init__(self, ids: list[str], scores: list[float], bounds: list[int], namespace: str,
                  usage: Usage, max_indexed_lsn: int,
@@ -140,6 +147,8 @@ class FetchResponse(DisplayMixin):
     namespace: str
     usage: Usage
     max_indexed_lsn: int = 0
+    # a cluster read with allow_partial=True that left out slabs on no live worker: which (else None)
+    partial: PartialResults | None = field(default=None, repr=False, compare=False, kw_only=True)
 
     def to_dict(self) -> dict[str, Any]:
         return {"vectors": {k: v.to_dict() for k, v in self.vectors.items()}, "namespace": self.namespace,
