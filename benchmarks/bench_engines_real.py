@@ -7,7 +7,8 @@ Usage::
 
 The measurement runs through the benchmark harness (``toolkit.bench.run``, serially, so no
 two builds or query loops share the CPU): each engine configuration is built once as one
-slab (upsert everything, ``compact()``) and measured at every query parameter through
+slab (upsert everything, ``compact()``; one untimed warm-up build, then ``--repeats`` timed builds,
+1 by default) and measured at every query parameter through
 ``index.query``, one query at a time. Recall@10 is scored against exact ground truth
 (cached under ~/.cache/vector-toolkit/groundtruth). For each recall target the table shows
 the fastest configuration (over build × query parameters) that reaches it, or "not reached".
@@ -57,12 +58,13 @@ SMALL_GRID: list[dict[str, Any]] = [
 ]
 
 
-def sweep(n: int | None, queries: int, small: bool) -> dict[str, Any]:
+def sweep(n: int | None, queries: int, small: bool, repeats: int) -> dict[str, Any]:
     """Return the harness sweep: GloVe, unfiltered, every engine of the grid."""
     dataset: dict[str, Any] = {"name": "glove-50", "n_queries": queries, "selectivities": [], "metadata": False}
     if n is not None:
         dataset["n"] = n
-    return {"name": "engines-real", "k": 10, "filters": ["none"], "warmup": 10, "datasets": [dataset],
+    return {"name": "engines-real", "k": 10, "filters": ["none"], "warmup": 10, "repeats": repeats,
+            "datasets": [dataset],
             "engines": SMALL_GRID if small else FULL_GRID, "workloads": [{"name": "queries", "kind": "query"}]}
 
 
@@ -92,7 +94,8 @@ def markdown(rows: pd.DataFrame, info: dict[str, Any]) -> str:
              f"queries, top_k = 10, one slab per engine configuration, single queries through `index.query`. "
              f"Machine: {info['cpus']} CPUs, load average {info['load_before']} before and {info['load_after']} after "
              f"({'a shared, busy machine: QPS and build times are indicative' if info['load_before'][0] > 1.5 else 'quiet'}). "
-             f"The sweep took {info['seconds']:.0f} s; peak RSS {info['peak_rss_mb']:.0f} MB.", ""]
+             f"The sweep took {info['seconds']:.0f} s ({info['repeats']} timed build and query pass per point "
+             f"after an untimed warm-up build); peak RSS {info['peak_rss_mb']:.0f} MB.", ""]
     for target in TARGETS:
         lines += [f"## recall@10 ≥ {target:.2f}", "",
                   "| engine | QPS | recall@10 | build s | index MB | index + vectors MB | configuration |",
@@ -136,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=None, help="records (default: all 399,000 after the held-out queries)")
     parser.add_argument("--queries", type=int, default=1000, help="held-out queries (default 1000)")
     parser.add_argument("--small", action="store_true", help="one build per engine (a quicker grid)")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="timed builds and query passes per point (default 1: at 399k a build takes minutes)")
     parser.add_argument("--out", default=str(RESULTS / "engines_real"), help="output path without suffix")
     args = parser.parse_args(argv)
 
@@ -144,13 +149,13 @@ def main(argv: list[str] | None = None) -> int:
 
     load_before = [round(x, 2) for x in os.getloadavg()]
     started = time.perf_counter()
-    results = bench.run(sweep(args.n, args.queries, args.small), serial=True, progress=False)
+    results = bench.run(sweep(args.n, args.queries, args.small, args.repeats), serial=True, progress=True)
     seconds = time.perf_counter() - started
     load_after = [round(x, 2) for x in os.getloadavg()]
     errors = results[results["error"] != ""]
     rows = results[(results["error"] == "") & (results["filter"] == "none")].copy()
     info = {"n": int(rows["n"].iloc[0]), "dimension": int(rows["dimension"].iloc[0]), "queries": args.queries,
-            "cpus": os.cpu_count(), "load_before": load_before, "load_after": load_after, "seconds": seconds,
+            "cpus": os.cpu_count(), "repeats": args.repeats, "load_before": load_before, "load_after": load_after, "seconds": seconds,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "command": "python benchmarks/bench_engines_real.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "versions": versions(), "skipped": results.attrs.get("skipped", []),
