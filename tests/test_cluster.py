@@ -162,7 +162,7 @@ def test_builds_run_on_the_workers_and_the_coordinator_keeps_no_vectors(
 
     monkeypatch.setattr(dask_client, "submit", recording)
     client = toolkit.Client(cluster=dask_client)
-    vectors = _fill(client)
+    vectors = _fill(client, step=300)  # 8 flushes: 4 per worker, which merge there
     index = client.Index("c")
     kinds = {key.split("-")[0] for key, _ in tasks}
     assert {"build", "merge"} <= kinds and all(len(workers) == 1 for _, workers in tasks)
@@ -209,3 +209,30 @@ def test_a_lost_in_memory_slab_is_unavailable_unless_partial_results_are_asked_f
     assert fetched.partial is not None and not missing & set(fetched.vectors)
     complete = index.query(vector=vectors[1].tolist(), top_k=5, namespace="elsewhere", allow_partial=True)
     assert complete.partial is None
+
+
+def test_bytes_per_worker_stay_balanced_as_merges_grow_slabs(dask_client: Any) -> None:
+    """Merges combine slabs of one worker: no slab outgrows its worker's share (the old planner
+    merged the 16 flushes below into one 800-row slab, all on one worker)."""
+    engine = {"memtable_max_records": 50, "merge_fanout": 4, "background_merges": False}
+    local, remote = toolkit.Client(), toolkit.Client(cluster=dask_client)
+    vectors = np.random.default_rng(3).normal(size=(800, DIM)).astype(np.float32)
+    for client in (local, remote):
+        client.create_index("b", dimension=DIM, metric="euclidean", engine=engine)
+        index = client.Index("b")
+        for a in range(0, 800, 50):  # 16 flushes of 50 records
+            index.upsert([(f"r{i}", vectors[i].tolist()) for i in range(a, a + 50)])
+        index.flush(wait=True)
+    slabs = remote.Index("b").describe_slabs()
+    assert int(slabs["rows"].sum()) == 800 and int(slabs["level"].max()) >= 1  # merges of small slabs go on
+    held = remote.Index("b")._shard.worker_bytes()
+    assert len(held) == 2 and max(held.values()) <= 1.25 * min(held.values())
+    for worker in held:  # each worker holds its share in slabs no bigger than that share
+        assert int(slabs.loc[slabs["worker"] == worker, "rows"].sum()) <= 1.25 * 400
+    for q in vectors[:5]:  # same answers and the same LSNs as a local client
+        a = local.Index("b").query(vector=q.tolist(), top_k=10)
+        b = remote.Index("b").query(vector=q.tolist(), top_k=10)
+        assert [m.id for m in a.matches] == [m.id for m in b.matches]
+    assert local.Index("b").describe_slabs()["max_lsn"].max() == slabs["max_lsn"].max()
+    assert [ns.last_lsn for ns in local.Index("b")._shard.namespaces()] == \
+        [ns.last_lsn for ns in remote.Index("b")._shard.namespaces()]
