@@ -53,7 +53,7 @@ from .filters import Filter
 from .index_config import IndexConfig
 from .journal import Checkpoint, Journal, NamespaceJournal, Op, Ticket
 from .lsn import Lsn
-from .merges import MergeJob
+from .merges import REBUILD, MergeJob
 from .namespace import Namespace
 from .scoring import Query
 from .segment import Rows, Slab
@@ -196,7 +196,37 @@ class WorkerNamespace(Namespace):
         self._run_job = run_job
         self._committed = committed
         self._worker_of = worker_of
+        self._queued: list[MergeJob] = []  # claimed jobs of a compaction or rebuild, one per worker, to run next
         super().__init__(name, **kwargs)
+
+    def next_job(self) -> MergeJob | None:
+        """Plan as ``Namespace.next_job``, but a compaction or rebuild makes one slab per worker.
+
+        The slabs each worker holds are merged there (slabs not placed yet join the worker
+        holding the fewest rows), so a compacted namespace stays spread over the workers.
+        """
+        if self._queued:
+            return self._queued.pop(0)
+        if self._request is None or any(s.claimed for s in self.slabs):
+            return super().next_job()
+        kind, self._request = self._request, None
+        groups: dict[str, list[Slab]] = {}
+        unplaced = []
+        for slab in self.slabs:
+            worker = self._worker_of(slab) if slab.index is not None else None
+            if worker is None:
+                unplaced.append(slab)
+            else:
+                groups.setdefault(worker, []).append(slab)
+        if unplaced:
+            lightest = min(groups, key=lambda w: (sum(len(s) for s in groups[w]), w)) if groups else ""
+            groups.setdefault(lightest, []).extend(unplaced)
+        for worker in sorted(groups):
+            group = groups[worker]
+            if kind == REBUILD or len(group) > 1 or any(s.index is None or s.live_rows() < len(s) for s in group):
+                level = max(s.level for s in group) + (1 if len(group) > 1 else 0)
+                self._queued.append(self._claim(kind, group, level))
+        return self._queued.pop(0) if self._queued else super().next_job()
 
     def _merge_group(self) -> list[Slab] | None:
         """Return ``merge_fanout`` built slabs of the lowest level that one worker holds that many of."""
