@@ -181,7 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)
-        dask = DaskClient(cluster)
+        dask = DaskClient(cluster, direct_to_workers=args.direct_to_workers)
     gc.collect()
     before = rss()
     workers_before = {} if dask is None else dask.run(rss)
@@ -328,6 +328,8 @@ def main() -> None:
     parser.add_argument("--worker-gib", type=float, default=16.0)
     parser.add_argument("--mode", choices=("both", "local", "cluster"), default="both")
     parser.add_argument("--out", default=None, help="(child) write this mode's figures as JSON here")
+    parser.add_argument("--direct-to-workers", action="store_true",
+                        help="the Dask client gathers results from the workers, not through the scheduler")
     parser.add_argument("--results", default=str(RESULTS), help="folder of distributed.md/.json (a quick check: elsewhere)")
     args = parser.parse_args()
     if args.mode != "both":

@@ -355,19 +355,30 @@ class DistributedShard(LocalShard):
         """
         deadline = time.monotonic() + GATHER_TIMEOUT_SECONDS
         needed = {worker for worker, _ in futures} | set(watch)
-        out = []
-        for _, future in futures:
-            while True:
-                try:
-                    out.append(future.result(timeout=min(WORKER_CHECK_SECONDS,
-                                                         max(0.01, deadline - time.monotonic()))))
-                    break
-                except TimeoutError:
-                    gone = sorted(needed - set(self._workers()))
-                    if gone:
-                        raise WorkerLost(f"workers {gone} left the cluster") from None
-                    if time.monotonic() >= deadline:
-                        raise
+        pending = [future for _, future in futures]
+        if not pending:
+            return []
+        left = [len(pending)]
+        finished = threading.Event()
+        counting = threading.Lock()
+
+        def one_done(_: Any) -> None:  # runs on a thread of the Dask client when a task ends (or fails)
+            with counting:
+                left[0] -= 1
+                if not left[0]:
+                    finished.set()
+
+        for future in pending:
+            future.add_done_callback(one_done)
+        while not finished.wait(timeout=min(WORKER_CHECK_SECONDS, max(0.01, deadline - time.monotonic()))):
+            gone = sorted(needed - set(self._workers()))
+            if gone:
+                raise WorkerLost(f"workers {gone} left the cluster")
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no result from the cluster after {GATHER_TIMEOUT_SECONDS:g} s")
+        # Results come straight from the workers (the scheduler relays them only when they
+        # cannot be reached): half the bytes of a relayed answer and one hop less.
+        out: list[Any] = self._dask.gather(pending, direct=True)
         return out
 
     def _taker(self, number: int) -> Callable[[np.ndarray], np.ndarray]:
