@@ -5,7 +5,7 @@
 
 Each client runs in a fresh process (``--mode local`` / ``--mode cluster``, started by the
 parent) on the same ``--records`` x ``--dim`` float32 vectors (exact engine, the default
-memtable of 5,000 records, so 200 flushes and their merges at 1M), upserted in batches with
+memtable of 10,000 records, so 100 flushes and their merges at 1M), upserted in batches with
 a flush every ``--slab`` records; then the shard settles (merges done). Measured:
 
 1. memory: resident size (RSS) of the client's process before and after the fill (the
@@ -13,8 +13,12 @@ a flush every ``--slab`` records; then the shard settles (merges done). Measured
    slab, no vectors), and of each worker process (vectors and indexes of its slabs);
 2. single-query latency (top_k=10, ``--queries`` queries): median and p99;
 3. batched throughput: ``query_batch`` of ``--batch`` queries (one task per worker);
-4. network: bytes sent over the loopback interface (coordinator <-> scheduler <-> workers)
-   per single query and per batch, minus the idle traffic (heartbeats) of the same duration;
+4. network, from Dask's own accounting (nothing else on the machine counts): (a) every byte
+   Dask's TCP comms write — each ``distributed.comm.tcp.TCP.write`` returns the bytes of the
+   message's frames; the benchmark sums them in the coordinator (which hosts the scheduler of
+   the LocalCluster) and in each worker — per single query and per batch, minus the same
+   count over an idle window (heartbeats) and the cost of reading the counters; (b) the
+   payload: the pickled size of every task's arguments (slab futures excluded) and result;
 5. what a 10-worker cluster would hold: from the measured worker bytes per record and the
    measured idle worker size, the records 10 workers of ``--worker-gib`` GiB would hold.
 
@@ -50,10 +54,93 @@ def rss() -> int:
     return int(psutil.Process().memory_info().rss)
 
 
-def loopback_bytes() -> int:
-    """Return the bytes sent over the loopback interface so far (every LocalCluster message crosses it)."""
-    counters = psutil.net_io_counters(pernic=True)
-    return int(counters["lo"].bytes_sent) if "lo" in counters else 0
+def count_comm_writes() -> None:
+    """Make this process's Dask TCP comms add the bytes of every message they write to a counter.
+
+    ``TCP.write`` returns the bytes of the frames it queued (header included); the counter is
+    kept on Dask's tcp module so that every process (coordinator + scheduler, each worker) has
+    its own. Idempotent.
+    """
+    from distributed.comm import tcp
+
+    if getattr(tcp.TCP.write, "counted", False):
+        return
+    original = tcp.TCP.write
+    tcp.bytes_written = 0  # type: ignore[attr-defined]
+
+    async def write(self: Any, msg: Any, serializers: Any = None, on_error: str = "message") -> int:
+        nbytes = await original(self, msg, serializers=serializers, on_error=on_error)
+        tcp.bytes_written += int(nbytes)  # type: ignore[attr-defined]
+        return int(nbytes)
+
+    write.counted = True  # type: ignore[attr-defined]
+    tcp.TCP.write = write  # type: ignore[method-assign]
+
+
+def comm_bytes_here() -> int:
+    """Return the bytes this process's Dask TCP comms wrote since ``count_comm_writes``."""
+    from distributed.comm import tcp
+
+    return int(getattr(tcp, "bytes_written", 0))
+
+
+def comm_bytes(dask: Any) -> int:
+    """Return the bytes written by the Dask comms of the coordinator (and scheduler) and of every worker."""
+    return comm_bytes_here() + sum(dask.run(comm_bytes_here).values())
+
+
+class Payload:
+    """Sums the pickled size of the arguments (slab futures excluded) and results of a shard's tasks."""
+
+    def __init__(self, shard: Any) -> None:
+        import cloudpickle
+        from distributed import Future
+
+        self.sent = self.received = self.tasks = 0
+        submit, results = shard._submit, shard._results
+
+        def counting_submit(function: Any, *args: Any, key: str, worker: str) -> Any:
+            plain = [[x for x in a if not isinstance(x, Future)] if isinstance(a, list) else a
+                     for a in args if not isinstance(a, Future)]
+            self.sent += len(cloudpickle.dumps(plain))
+            self.tasks += 1
+            return submit(function, *args, key=key, worker=worker)
+
+        def counting_results(*args: Any, **kwargs: Any) -> list[Any]:
+            out = results(*args, **kwargs)
+            self.received += sum(len(cloudpickle.dumps(r)) for r in out)
+            return out
+
+        shard._submit, shard._results = counting_submit, counting_results
+
+    def snapshot(self) -> tuple[int, int, int]:
+        return self.sent, self.received, self.tasks
+
+
+def network(dask: Any, index: Any, queries: np.ndarray, batch: np.ndarray) -> dict[str, Any]:
+    """Return the bytes Dask wrote per single query and per batch, and the tasks' payload."""
+    dask.run(count_comm_writes)
+    count_comm_writes()
+    payload = Payload(index._shard)
+    a = comm_bytes(dask)
+    reading = comm_bytes(dask) - a  # what reading the counters costs (a dask.run per reading)
+    a, t0 = comm_bytes(dask), time.perf_counter()
+    time.sleep(3.0)
+    idle_rate = (comm_bytes(dask) - a - reading) / (time.perf_counter() - t0)  # heartbeats
+    out: dict[str, Any] = {"idle_bytes_per_s": idle_rate, "counter_read_bytes": reading}
+    for name, run_once, n in (("single", lambda: latencies(index, queries), len(queries)),
+                              ("batch", lambda: index.query_batch(batch, top_k=10), len(batch))):
+        before, p0 = comm_bytes(dask), payload.snapshot()
+        t0 = time.perf_counter()
+        run_once()
+        seconds = time.perf_counter() - t0
+        total = comm_bytes(dask) - before - reading - idle_rate * seconds
+        p1 = payload.snapshot()
+        runs = len(queries) if name == "single" else 1
+        out[name] = {"queries": n, "runs": runs, "seconds": seconds, "dask_bytes_per_run": total / runs,
+                     "payload_sent_per_run": (p1[0] - p0[0]) / runs,
+                     "payload_received_per_run": (p1[1] - p0[1]) / runs, "tasks_per_run": (p1[2] - p0[2]) / runs}
+    return out
 
 
 def data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -94,7 +181,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                                dashboard_address=None)
-        dask = DaskClient(cluster)
+        dask = DaskClient(cluster, direct_to_workers=args.direct_to_workers)
     gc.collect()
     before = rss()
     workers_before = {} if dask is None else dask.run(rss)
@@ -118,18 +205,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         out["workers"] = [{"worker": w, "rss_before_mib": workers_before[w] / MIB,
                            "rss_after_mib": workers_after[w] / MIB} for w in sorted(workers_after)]
         out["placed_mib"] = {w: b / MIB for w, b in index._shard.worker_bytes().items()}  # type: ignore[attr-defined]
-        n_single = len(queries)
-        idle_start, t0 = loopback_bytes(), time.perf_counter()
-        time.sleep(2.0)
-        idle_rate = (loopback_bytes() - idle_start) / (time.perf_counter() - t0)
-        sent, t0 = loopback_bytes(), time.perf_counter()
-        latencies(index, queries)
-        single = loopback_bytes() - sent - idle_rate * (time.perf_counter() - t0)
-        sent, t0 = loopback_bytes(), time.perf_counter()
-        index.query_batch(batch, top_k=10)
-        batched = loopback_bytes() - sent - idle_rate * (time.perf_counter() - t0)
-        out["network"] = {"idle_bytes_per_s": idle_rate, "bytes_per_query": single / n_single,
-                          "bytes_per_batch": batched, "batch": len(batch)}
+        slabs = index.describe_slabs()
+        out["placement"] = {str(w): {"slabs": int(len(g)), "rows": int(g["rows"].sum()),
+                                     "largest_slab_rows": int(g["rows"].max())} for w, g in slabs.groupby("worker")}
+        out["network"] = network(dask, index, queries, batch)
     client.close()
     if dask is not None and cluster is not None:
         dask.close()
@@ -151,8 +230,9 @@ def report(args: argparse.Namespace, local: dict[str, Any], remote: dict[str, An
               "cpus": os.cpu_count(), "python": platform.python_version(),
               "worker_bytes_per_record": worker_bytes_per_record, "coordinator_bytes_per_record": coordinator_per_record,
               "ten_workers_records": ten}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "distributed.json").write_text(json.dumps(result, indent=2, default=str))
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    (results / "distributed.json").write_text(json.dumps(result, indent=2, default=str))
     net = remote["network"]
     lines = [
         f"# Distributed index: {args.records:,} x {args.dim} on a {args.workers}-worker LocalCluster vs the local client",
@@ -177,9 +257,16 @@ def report(args: argparse.Namespace, local: dict[str, Any], remote: dict[str, An
           f"{a * MIB / args.records:.0f} |" for w, a in zip(workers, added)),
         "",
         "Both RSS columns include the input vectors the benchmark generated before the fill "
-        f"({args.records * args.dim * 4 / MIB:.0f} MiB, in the client's process only). Slab bytes the shard placed "
-        "per worker (vectors + index, its balance): "
-        + ", ".join(f"{w}: {b:.0f} MiB" for w, b in sorted(remote["placed_mib"].items())) + ".",
+        f"({args.records * args.dim * 4 / MIB:.0f} MiB, in the client's process only).",
+        "",
+        "## Placement (bytes per worker)",
+        "",
+        "| worker | slab bytes placed (MiB) | slabs | rows | largest slab (rows) |",
+        "|---|---|---|---|---|",
+        *(f"| {w} | {remote['placed_mib'].get(w, 0.0):.0f} | {p['slabs']} | {p['rows']:,} | "
+          f"{p['largest_slab_rows']:,} |" for w, p in sorted(remote["placement"].items())),
+        "",
+        f"Most / least loaded worker: {max(remote['placed_mib'].values()) / max(min(remote['placed_mib'].values()), 1e-9):.3f}.",
         "",
         "## Latency and throughput",
         "",
@@ -193,12 +280,28 @@ def report(args: argparse.Namespace, local: dict[str, Any], remote: dict[str, An
         f"Single-query overhead of the cluster: {remote['median_ms'] - local['median_ms']:+.2f} ms (median); "
         "the two workers search their halves in parallel, so on an idle machine the cluster can also be faster.",
         "",
-        "## Network per query (measured on the loopback interface, idle heartbeat traffic subtracted)",
+        "## Network per query (Dask's own byte counts)",
         "",
-        f"- single query (top_k=10, {args.dim}-d): {net['bytes_per_query'] / 1024:.1f} KiB sent per query",
-        f"- batch of {net['batch']}: {net['bytes_per_batch'] / 1024:.0f} KiB per batch "
-        f"({net['bytes_per_batch'] / net['batch'] / 1024:.2f} KiB per query)",
-        f"- idle (heartbeats of scheduler, 2 workers, nannies): {net['idle_bytes_per_s'] / 1024:.1f} KiB/s",
+        "Counted inside Dask, so only this benchmark's traffic is in it: every `distributed.comm.tcp.TCP.write` of "
+        "the coordinator (which also hosts the LocalCluster's scheduler) and of each worker adds the bytes of the "
+        "frames it wrote (header included) to a per-process counter; the figure is the sum over those processes "
+        "during the queries, minus what the same counters record over an idle window of the same length "
+        f"(heartbeats: {net['idle_bytes_per_s'] / 1024:.1f} KiB/s) and minus the cost of reading them "
+        f"({net['counter_read_bytes'] / 1024:.1f} KiB per reading, a `dask.run` per process). Nannies "
+        "(heartbeats only) are not counted. *Payload* is the pickled size of each task's arguments (slab "
+        "futures excluded: only their keys travel) and of each result, measured at the coordinator.",
+        "",
+        "| | queries | tasks | Dask bytes written (all processes) | payload sent | payload received |",
+        "|---|---|---|---|---|---|",
+        f"| one query (top_k=10, {args.dim}-d; mean of {net['single']['runs']}) | 1 | "
+        f"{net['single']['tasks_per_run']:.0f} | {net['single']['dask_bytes_per_run'] / 1024:.1f} KiB | "
+        f"{net['single']['payload_sent_per_run'] / 1024:.1f} KiB | "
+        f"{net['single']['payload_received_per_run'] / 1024:.1f} KiB |",
+        f"| one batch (top_k=10) | {net['batch']['queries']} | {net['batch']['tasks_per_run']:.0f} | "
+        f"{net['batch']['dask_bytes_per_run'] / 1024:,.0f} KiB "
+        f"({net['batch']['dask_bytes_per_run'] / net['batch']['queries'] / 1024:.2f} KiB per query) | "
+        f"{net['batch']['payload_sent_per_run'] / 1024:,.0f} KiB | "
+        f"{net['batch']['payload_received_per_run'] / 1024:,.0f} KiB |",
         "",
         "## What a 10-worker cluster would hold",
         "",
@@ -211,7 +314,7 @@ def report(args: argparse.Namespace, local: dict[str, Any], remote: dict[str, An
         "next bound.",
         "",
     ]
-    (RESULTS / "distributed.md").write_text("\n".join(lines))
+    (results / "distributed.md").write_text("\n".join(lines))
 
 
 def main() -> None:
@@ -225,6 +328,9 @@ def main() -> None:
     parser.add_argument("--worker-gib", type=float, default=16.0)
     parser.add_argument("--mode", choices=("both", "local", "cluster"), default="both")
     parser.add_argument("--out", default=None, help="(child) write this mode's figures as JSON here")
+    parser.add_argument("--direct-to-workers", action="store_true",
+                        help="the Dask client gathers results from the workers, not through the scheduler")
+    parser.add_argument("--results", default=str(RESULTS), help="folder of distributed.md/.json (a quick check: elsewhere)")
     args = parser.parse_args()
     if args.mode != "both":
         figures = run(args)

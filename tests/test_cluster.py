@@ -162,7 +162,7 @@ def test_builds_run_on_the_workers_and_the_coordinator_keeps_no_vectors(
 
     monkeypatch.setattr(dask_client, "submit", recording)
     client = toolkit.Client(cluster=dask_client)
-    vectors = _fill(client)
+    vectors = _fill(client, step=300)  # 8 flushes: 4 per worker, which merge there
     index = client.Index("c")
     kinds = {key.split("-")[0] for key, _ in tasks}
     assert {"build", "merge"} <= kinds and all(len(workers) == 1 for _, workers in tasks)
@@ -209,3 +209,116 @@ def test_a_lost_in_memory_slab_is_unavailable_unless_partial_results_are_asked_f
     assert fetched.partial is not None and not missing & set(fetched.vectors)
     complete = index.query(vector=vectors[1].tolist(), top_k=5, namespace="elsewhere", allow_partial=True)
     assert complete.partial is None
+
+
+def test_bytes_per_worker_stay_balanced_as_merges_grow_slabs(dask_client: Any) -> None:
+    """Merges combine slabs of one worker: no slab outgrows its worker's share (the old planner
+    merged the 16 flushes below into one 800-row slab, all on one worker)."""
+    dask_client.wait_for_workers(2, timeout=60)  # a worker killed by an earlier test is restarted by its nanny
+    engine = {"memtable_max_records": 50, "merge_fanout": 4, "background_merges": False}
+    local, remote = toolkit.Client(), toolkit.Client(cluster=dask_client)
+    vectors = np.random.default_rng(3).normal(size=(800, DIM)).astype(np.float32)
+    for client in (local, remote):
+        client.create_index("b", dimension=DIM, metric="euclidean", engine=engine)
+        index = client.Index("b")
+        for a in range(0, 800, 50):  # 16 flushes of 50 records
+            index.upsert([(f"r{i}", vectors[i].tolist()) for i in range(a, a + 50)])
+        index.flush(wait=True)
+    slabs = remote.Index("b").describe_slabs()
+    assert int(slabs["rows"].sum()) == 800 and int(slabs["level"].max()) >= 1  # merges of small slabs go on
+    held = remote.Index("b")._shard.worker_bytes()
+    assert len(held) == 2 and max(held.values()) <= 1.25 * min(held.values())
+    for worker in held:  # each worker holds its share in slabs no bigger than that share
+        assert int(slabs.loc[slabs["worker"] == worker, "rows"].sum()) <= 1.25 * 400
+    for q in vectors[:5]:  # same answers and the same LSNs as a local client
+        a = local.Index("b").query(vector=q.tolist(), top_k=10)
+        b = remote.Index("b").query(vector=q.tolist(), top_k=10)
+        assert [m.id for m in a.matches] == [m.id for m in b.matches]
+    assert local.Index("b").describe_slabs()["max_lsn"].max() == slabs["max_lsn"].max()
+    assert [ns.last_lsn for ns in local.Index("b")._shard.namespaces()] == \
+        [ns.last_lsn for ns in remote.Index("b")._shard.namespaces()]
+    for client in (local, remote):  # a compaction drops dead rows and makes one slab per worker
+        client.Index("b").delete(ids=[f"r{i}" for i in range(0, 800, 8)])
+        client.Index("b").compact(show_progress=False)
+    slabs = remote.Index("b").describe_slabs()
+    assert len(slabs) == 2 and set(slabs["worker"]) == set(held) and int(slabs["rows"].sum()) == 700
+    held = remote.Index("b")._shard.worker_bytes()
+    assert max(held.values()) <= 1.25 * min(held.values())
+    for q in vectors[:3]:
+        a = local.Index("b").query(vector=q.tolist(), top_k=10)
+        b = remote.Index("b").query(vector=q.tolist(), top_k=10)
+        assert [m.id for m in a.matches] == [m.id for m in b.matches]
+
+
+def _lose_slabs_of(index: Any, worker: str) -> set[int]:
+    """Forget the placements on ``worker`` as the shard does when it dies (in memory: no other copy)."""
+    shard = index._shard
+    with shard._placing:
+        lost = {n for n, placement in shard._placed.items() if placement.worker == worker}
+        for number in lost:
+            del shard._placed[number]
+            shard._lost[number] = worker
+    return lost
+
+
+def test_served_missing_slab_is_unavailable_unless_partial_results_are_asked_for(dask_client: Any) -> None:
+    """REST: 503 / code 14 (UNAVAILABLE); ``allowPartial`` answers with a "partial" object and the
+    x-toolkit-partial header. gRPC: UNAVAILABLE; metadata x-toolkit-allow-partial answers, flagged."""
+    import warnings
+
+    grpc = pytest.importorskip("grpc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+    from toolkit.server import create_app
+    from toolkit.server.grpc_service import make_server
+    from toolkit.server.proto import db_data_pb2 as pb
+    from toolkit.server.proto import db_data_pb2_grpc as pb_grpc
+
+    dask_client.wait_for_workers(2, timeout=60)
+    client = toolkit.Client(cluster=dask_client)
+    vectors = _fill(client)
+    index = client.Index("c")
+    http = TestClient(create_app(client), raise_server_exceptions=False)
+    query = {"vector": vectors[1].tolist(), "topK": 20}
+    complete = http.post("/index/c/query", json={**query, "allowPartial": True})
+    assert complete.status_code == 200 and "partial" not in complete.json()
+    assert "x-toolkit-partial" not in complete.headers
+    victim = str(index.describe_slabs()["worker"].iloc[0])
+    lost = _lose_slabs_of(index, victim)
+    missing_rows = sum(s.live_rows() for ns in index._shard.namespaces() for s in ns.slabs if s.number in lost)
+    refused = http.post("/index/c/query", json=query)
+    assert refused.status_code == 503 and refused.json()["code"] == 14 and "allow_partial" in refused.json()["message"]
+    answer = http.post("/index/c/query", json={**query, "allowPartial": True})
+    assert answer.status_code == 200 and len(answer.json()["matches"]) == 20
+    partial = answer.json()["partial"]
+    assert {s["slab"] for s in partial["missingSlabs"]} == lost and partial["missingRecords"] == missing_rows
+    assert answer.headers["x-toolkit-partial"] == str(missing_rows)
+    gone = sorted(index.query(vector=vectors[1].tolist(), top_k=1, allow_partial=True).partial.missing_ids)[:2]
+    ids = {"ids": [*gone, "r1"]}
+    refused = http.get("/index/c/vectors/fetch", params=ids)
+    assert refused.status_code == 503 and refused.json()["code"] == 14
+    fetched = http.get("/index/c/vectors/fetch", params={**ids, "allowPartial": "true"})
+    partial = fetched.json()["partial"]  # the slabs holding the ids asked for
+    assert fetched.status_code == 200 and 0 < partial["missingRecords"] <= missing_rows
+    assert {s["slab"] for s in partial["missingSlabs"]} <= lost and "r1" in fetched.json()["vectors"]
+    assert not set(gone) & set(fetched.json()["vectors"])
+    assert fetched.headers["x-toolkit-partial"] == str(partial["missingRecords"])
+    assert http.get("/index/c/vectors/fetch", params={**ids, "allowPartial": "yes"}).status_code == 400
+
+    server, port = make_server(lambda context: index)
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.VectorServiceStub(channel)
+            request = pb.QueryRequest(vector=vectors[1].tolist(), top_k=20)
+            with pytest.raises(grpc.RpcError) as raised:
+                stub.Query(request)
+            assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+            reply, call = stub.Query.with_call(request, metadata=(("x-toolkit-allow-partial", "true"),))
+            assert len(reply.matches) == 20
+            assert dict(call.initial_metadata())["x-toolkit-partial"] == str(missing_rows)
+            assert [m.id for m in reply.matches] == [m["id"] for m in answer.json()["matches"]]
+    finally:
+        server.stop(None)
+    client.close()

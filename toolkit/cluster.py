@@ -7,9 +7,12 @@ sparse values and the live mask. A slab's dense vectors and engine index live on
 only; the coordinator's copy is *hollow* (cluster_vectors.py).
 
 * Builds: a flush's slab and every merge run as one Dask task on the worker that will hold
-  the result — the one holding the fewest bytes — named ``build-…``/``merge-…``/``compact-…``
-  /``rebuild-…`` (index, namespace, source slabs) on the dashboard. A flushed memtable's rows
-  are shipped to that worker once; merge sources travel worker to worker. Persistent
+  the result, named ``build-…``/``merge-…``/``compact-…``/``rebuild-…`` (index, namespace,
+  source slabs) on the dashboard. A flushed slab is built on the worker holding the fewest
+  bytes (its rows are shipped there once); a merge combines slabs of one level *held by one
+  worker* and stays there (``WorkerNamespace``), so each worker grows its own tree of slabs,
+  no slab outgrows its worker's share and bytes per worker stay balanced; sources on several
+  workers (a compaction) travel worker to worker. Persistent
   indexes: the worker also writes the new slab's files into the durable folder (which the
   workers must share with the coordinator), and the coordinator's checkpoint only names them.
 * Queries: per worker one task over every slab of the namespace it holds (a batch: one task
@@ -50,7 +53,7 @@ from .filters import Filter
 from .index_config import IndexConfig
 from .journal import Checkpoint, Journal, NamespaceJournal, Op, Ticket
 from .lsn import Lsn
-from .merges import MergeJob
+from .merges import REBUILD, MergeJob
 from .namespace import Namespace
 from .scoring import Query
 from .segment import Rows, Slab
@@ -177,13 +180,64 @@ class WorkerJob(MergeJob):
 
 
 class WorkerNamespace(Namespace):
-    """A namespace whose jobs run on the cluster's workers."""
+    """A namespace whose jobs run on the cluster's workers, and whose merges keep each worker's share.
+
+    Merges group slabs by (worker, level), not by level alone: ``merge_fanout`` slabs of one
+    level *held by one worker* merge into one slab there. Each worker thus grows its own
+    tree of slabs from the flushes placed on it, no slab outgrows its worker's share of the
+    namespace, and bytes per worker stay as even as the flushes' placement (each build goes
+    to the least loaded worker). Merges of small slabs go on as before; what a merge returns
+    is the same (the rows are the same, only which slabs combine changes).
+    """
 
     def __init__(self, name: str, *, run_job: Callable[[MergeJob], Slab | None],
-                 committed: Callable[[MergeJob], None], **kwargs: Any) -> None:
+                 committed: Callable[[MergeJob], None], worker_of: Callable[[Slab], str | None],
+                 **kwargs: Any) -> None:
         self._run_job = run_job
         self._committed = committed
+        self._worker_of = worker_of
+        self._queued: list[MergeJob] = []  # claimed jobs of a compaction or rebuild, one per worker, to run next
         super().__init__(name, **kwargs)
+
+    def next_job(self) -> MergeJob | None:
+        """Plan as ``Namespace.next_job``, but a compaction or rebuild makes one slab per worker.
+
+        The slabs each worker holds are merged there (slabs not placed yet join the worker
+        holding the fewest rows), so a compacted namespace stays spread over the workers.
+        """
+        if self._queued:
+            return self._queued.pop(0)
+        if self._request is None or any(s.claimed for s in self.slabs):
+            return super().next_job()
+        kind, self._request = self._request, None
+        groups: dict[str, list[Slab]] = {}
+        unplaced = []
+        for slab in self.slabs:
+            worker = self._worker_of(slab) if slab.index is not None else None
+            if worker is None:
+                unplaced.append(slab)
+            else:
+                groups.setdefault(worker, []).append(slab)
+        if unplaced:
+            lightest = min(groups, key=lambda w: (sum(len(s) for s in groups[w]), w)) if groups else ""
+            groups.setdefault(lightest, []).extend(unplaced)
+        for worker in sorted(groups):
+            group = groups[worker]
+            if kind == REBUILD or len(group) > 1 or any(s.index is None or s.live_rows() < len(s) for s in group):
+                level = max(s.level for s in group) + (1 if len(group) > 1 else 0)
+                self._queued.append(self._claim(kind, group, level))
+        return self._queued.pop(0) if self._queued else super().next_job()
+
+    def _merge_group(self) -> list[Slab] | None:
+        """Return ``merge_fanout`` built slabs of the lowest level that one worker holds that many of."""
+        groups: dict[tuple[int, str], list[Slab]] = {}
+        for slab in self.slabs:
+            if slab.index is not None and not slab.claimed and slab.error is None:
+                groups.setdefault((slab.level, self._worker_of(slab) or ""), []).append(slab)
+        for key in sorted(groups):
+            if len(groups[key]) >= self.engine.merge_fanout:
+                return groups[key][: self.engine.merge_fanout]
+        return None
 
     def _claim(self, kind: str, sources: list[Slab], level: int) -> MergeJob:
         job = super()._claim(kind, sources, level)
@@ -212,7 +266,8 @@ class DistributedShard(LocalShard):
 
     # -- namespaces and journals -------------------------------------------------------------
     def _new_namespace(self, name: str) -> Namespace:
-        return WorkerNamespace(name, run_job=self._run_job, committed=self._committed, metric=self.config.metric,
+        return WorkerNamespace(name, run_job=self._run_job, committed=self._committed, worker_of=self._worker_of,
+                               metric=self.config.metric,
                                dimension=self.config.dimension, sparse_index=self.config.vector_type == "sparse",
                                engine=self.config.engine, make_builder=self._make_builder, worker=self._merges)
 
@@ -246,6 +301,33 @@ class DistributedShard(LocalShard):
                     held[placement.worker] += placement.nbytes
         return held
 
+    def _worker_of(self, slab: Slab) -> str | None:
+        """Return the worker holding ``slab`` (None: not placed), placing nothing."""
+        with self._placing:
+            placement = self._placed.get(slab.number)
+        return None if placement is None else placement.worker
+
+    def _target(self, job: MergeJob, replaced: frozenset[int]) -> str:
+        """Return the worker to build ``job``'s slab on.
+
+        A merge of slabs one worker holds stays there (no rows move) unless another worker,
+        with the result, would still hold no more than that worker without it (it moves
+        only to even the load out, and never overtakes). Anything else (a flushed slab's
+        build, a compaction of slabs on several workers) goes to the least loaded worker.
+        """
+        least = self._least_loaded(replaced)
+        homes = {self._worker_of(source) for source in job.sources}
+        home = homes.pop() if len(homes) == 1 else None
+        if home is None or home == least:
+            return least
+        held = self._held(self._workers(), replaced)
+        if home not in held:
+            return least
+        with self._placing:
+            size = sum(self._placed[s.number].nbytes * int(t.size) // max(len(s), 1)
+                       for s, t in zip(job.sources, job.taken) if s.number in self._placed)
+        return least if held[least] + size <= held[home] else home
+
     def _least_loaded(self, leaving: frozenset[int] = frozenset()) -> str:
         """Return the live worker holding the fewest bytes of slabs once the slabs in ``leaving`` are gone."""
         workers = self._workers()
@@ -273,19 +355,30 @@ class DistributedShard(LocalShard):
         """
         deadline = time.monotonic() + GATHER_TIMEOUT_SECONDS
         needed = {worker for worker, _ in futures} | set(watch)
-        out = []
-        for _, future in futures:
-            while True:
-                try:
-                    out.append(future.result(timeout=min(WORKER_CHECK_SECONDS,
-                                                         max(0.01, deadline - time.monotonic()))))
-                    break
-                except TimeoutError:
-                    gone = sorted(needed - set(self._workers()))
-                    if gone:
-                        raise WorkerLost(f"workers {gone} left the cluster") from None
-                    if time.monotonic() >= deadline:
-                        raise
+        pending = [future for _, future in futures]
+        if not pending:
+            return []
+        left = [len(pending)]
+        finished = threading.Event()
+        counting = threading.Lock()
+
+        def one_done(_: Any) -> None:  # runs on a thread of the Dask client when a task ends (or fails)
+            with counting:
+                left[0] -= 1
+                if not left[0]:
+                    finished.set()
+
+        for future in pending:
+            future.add_done_callback(one_done)
+        while not finished.wait(timeout=min(WORKER_CHECK_SECONDS, max(0.01, deadline - time.monotonic()))):
+            gone = sorted(needed - set(self._workers()))
+            if gone:
+                raise WorkerLost(f"workers {gone} left the cluster")
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no result from the cluster after {GATHER_TIMEOUT_SECONDS:g} s")
+        # Results come straight from the workers (the scheduler relays them only when they
+        # cannot be reached): half the bytes of a relayed answer and one hop less.
+        out: list[Any] = self._dask.gather(pending, direct=True)
         return out
 
     def _taker(self, number: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -302,7 +395,7 @@ class DistributedShard(LocalShard):
 
     # -- builds on the workers -------------------------------------------------------------------
     def _run_job(self, job: MergeJob) -> Slab | None:
-        """Copy the job's rows and build its slab on the least loaded worker; return the coordinator's hollow copy."""
+        """Copy the job's rows and build its slab on its worker (``_target``); return the coordinator's hollow copy."""
         n = sum(int(t.size) for t in job.taken)
         if not n:
             return None
@@ -314,7 +407,7 @@ class DistributedShard(LocalShard):
         sources = "+".join(str(s.number) for s in job.sources)
         replaced = frozenset(s.number for s in job.sources)  # released when the job commits
         for attempt in (0, 1):
-            worker = self._least_loaded(replaced)
+            worker = self._target(job, replaced)
             try:
                 parts = [self._source_part(source, taken, ns.name, worker)
                          for source, taken in zip(job.sources, job.taken)]

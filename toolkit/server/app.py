@@ -37,6 +37,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..cluster_partial import PartialResults, headers_of, partial_if
+from ..cluster_partial import to_wire as partial_to_wire
 from ..errors import InvalidArgumentError, ToolkitError, UnauthenticatedError
 from ..records import MAX_UPSERT_BYTES
 from . import routes_more, wire
@@ -99,6 +101,13 @@ Result = tuple[int, Any, Mapping[str, str]]  # (status, JSON-able payload or Non
 # -- the handlers --------------------------------------------------------------------------------
 
 
+def _flagged(body: dict[str, Any], partial: PartialResults | None) -> dict[str, Any]:
+    """Return ``body`` with a ``"partial"`` object when a cluster read left slabs out (asked for)."""
+    if partial:
+        body["partial"] = partial_to_wire(partial)
+    return body
+
+
 class Handlers:
     """The REST calls, one method each, on top of one ``toolkit.Client``."""
 
@@ -148,16 +157,20 @@ class Handlers:
     def query(self, call: Call) -> Result:
         index = self._index(call)
         kwargs = wire.pick(call.json(), wire.QUERY_FIELDS, wire.IGNORED_FIELDS["query"])
-        resp = index.query(**kwargs)
+        with partial_if(kwargs.pop("allow_partial", False)) as partial:  # a cluster index's missing slabs
+            resp = index.query(**kwargs)
         committed, _ = index.lsns(kwargs.get("namespace"))
-        return 200, wire.query_response(resp), lsn_headers(committed, resp.max_indexed_lsn)
+        return 200, _flagged(wire.query_response(resp), partial), \
+            {**lsn_headers(committed, resp.max_indexed_lsn), **headers_of(partial)}
 
     def fetch(self, call: Call) -> Result:
         index = self._index(call)
         namespace = wire.query_params_one(call.query, "namespace")
-        resp = index.fetch(ids=call.query.getlist("ids"), namespace=namespace)
+        with partial_if(bool(wire.query_params_one(call.query, "allowPartial", wire.bool_param))) as partial:
+            resp = index.fetch(ids=call.query.getlist("ids"), namespace=namespace)
         committed, _ = index.lsns(namespace)
-        return 200, wire.fetch_response(resp), lsn_headers(committed, resp.max_indexed_lsn)
+        return 200, _flagged(wire.fetch_response(resp), partial), \
+            {**lsn_headers(committed, resp.max_indexed_lsn), **headers_of(partial)}
 
     def update(self, call: Call) -> Result:
         index = self._index(call)

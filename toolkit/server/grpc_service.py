@@ -27,6 +27,7 @@ import numpy as np
 from google.protobuf import struct_pb2
 from google.protobuf.message import DecodeError
 
+from ..cluster_partial import ALLOW_PARTIAL_METADATA, headers_of, partial_if
 from ..errors import (
     DeadlineExceededError,
     InternalError,
@@ -332,7 +333,10 @@ def _handler(name: str, resolve: Resolver, api_key: bytes | None) -> grpc.RpcMet
             if remaining is not None and remaining <= MIN_DEADLINE_SECONDS:  # its client gives up before an answer
                 raise DeadlineExceededError("the call's deadline passed before it could start", path=name)
             index = resolve(context)
-            response, headers = method(request, index)
+            allow_partial = dict(context.invocation_metadata()).get(ALLOW_PARTIAL_METADATA) == "true"
+            with partial_if(allow_partial) as partial:  # a cluster index's missing slabs (issue #15)
+                response, headers = method(request, index)
+            headers = {**headers, **headers_of(partial)}
             context.send_initial_metadata((("x-pinecone-request-id", rid), *headers.items()))
             return response.SerializeToString()
         except ToolkitError as exc:

@@ -257,6 +257,8 @@ QUERY_FIELDS: dict[str, tuple[str, Checker]] = {
     **_both("includeValues", "include_values", as_bool),
     **_both("includeMetadata", "include_metadata", as_bool),
     "queries": ("queries", _refuse),
+    # toolkit extension (a cluster index, issue #15): answer without slabs on no live worker, flagged
+    **_both("allowPartial", "allow_partial", as_bool),
 }
 
 UPDATE_FIELDS: dict[str, tuple[str, Checker]] = {
@@ -350,6 +352,13 @@ def int_param(value: str, path: str) -> int:
         return int(value.strip())
     except ValueError:
         raise InvalidArgumentError(f"must be an integer, got {value[:40]!r}", path=path) from None
+
+
+def bool_param(value: str, path: str) -> bool:
+    """A true/false query parameter (``?allowPartial=true``)."""
+    if value not in ("true", "false"):
+        raise InvalidArgumentError(f"must be true or false, got {_short(value)}", path=path)
+    return value == "true"
 
 
 def limit_param(value: str, path: str) -> int:
