@@ -623,14 +623,15 @@ class Index:
         self._shard.flush(None if namespace is None else canonical_namespace(namespace), wait)
 
     def compact(self, namespace: str | None = None, show_progress: bool = True) -> None:
-        """Flush, then merge every slab into one, dropping dead rows; wait until done."""
+        """Flush, then merge every slab into one (one per worker on a cluster), dropping dead rows; wait until done."""
         self._request_all(COMPACT, namespace, show_progress)
 
     def rebuild(self, engine: Any = None, namespace: str | None = None, show_progress: bool = True) -> None:
         """Rebuild existing data with another engine (a name, mapping, TOML path; None: the current one).
 
         The new engine becomes the index's engine (new slabs use it too); every namespace is
-        flushed and its slabs are merged into one slab built by the tier that fits its size.
+        flushed and its slabs are merged into one slab (one per worker on a cluster) built by the tier
+        that fits its size.
         Queries keep being answered from the old slabs until the new one is swapped in.
         """
         if engine is not None:
