@@ -169,7 +169,7 @@ class ExactKernel:
                 self.sq_max = float(self.sq_norms.max()) if self.sq_norms.size else 0.0
         self.sparse_matrix: sp.csr_matrix | None = None
         self.vocabulary = np.empty(0, np.uint32)
-        self.sparse_nnz = np.zeros(self.rows, np.int64)
+        self.sparse_nnz = np.zeros(0, np.int64)  # stored values per row; read only with a sparse matrix
         if sparse is not None and len(sparse):
             self.sparse_matrix, self.vocabulary = sparse.matrix()
             self.sparse_nnz = sparse.nnz_per_row()
