@@ -175,7 +175,7 @@ def test_empty_sparse_rows_share_one_offset():
 
 def _layout(ns) -> list[tuple]:
     blocks = [s.rows for s in ns.slabs] + [rows for rows, _ in ns.memtable.chunks()]
-    return [(type(r.ids).__name__, type(r.metadata).__name__, r.sparse.indptr.strides, r.lsns.dtype.name,
+    return [(type(r.ids).__name__, type(r.metadata).__name__, r.sparse.indptr.strides, type(r.lsns).__name__,
              r.sizes.dtype.name) for r in blocks]
 
 
@@ -187,7 +187,7 @@ def test_dense_records_without_metadata_hold_no_per_row_strings_pointers_or_offs
     ix.wait_for_merges()
     ns = ix._namespaces["__default__"]
     layout = _layout(ns)
-    assert layout and all(entry == ("IdColumn", "AbsentMetadata", (0,), "uint32", "int32") for entry in layout)
+    assert layout and all(entry == ("IdColumn", "AbsentMetadata", (0,), "LsnRuns", "int32") for entry in layout)
     ix.upsert([{"id": "r0", "values": [1.0] * 4, "metadata": {"k": "v"}}])  # one record with metadata
     ix.flush()
     assert ix.fetch(ids=["r0"]).vectors["r0"].metadata == {"k": "v"}
@@ -300,4 +300,62 @@ def test_json_metadata_and_absent_metadata_concatenate(tmp_path):
     ix.wait_for_merges()
     fetched = ix.fetch(ids=["a3", "b3"]).vectors
     assert fetched["a3"].metadata == {"n": 3} and fetched["b3"].metadata is None
+    client.close()
+
+
+def test_lsn_runs_match_a_per_row_array():
+    from toolkit.lsn_runs import LsnRuns
+
+    rng = np.random.default_rng(8)
+    per_row = np.repeat(rng.integers(1, 50, 30), rng.integers(1, 20, 30)).astype(np.int64)
+    runs = LsnRuns.from_array(per_row)
+    assert len(runs) == per_row.size and runs.nbytes < per_row.nbytes
+    assert np.asarray(runs).tolist() == per_row.tolist() and runs.tolist() == per_row.tolist()
+    assert np.asarray(runs, np.int64).dtype == np.int64
+    assert [runs[i] for i in range(len(runs))] == per_row.tolist() and runs[-1] == int(per_row[-1])
+    rows = rng.permutation(per_row.size)[:40]
+    assert runs[rows].tolist() == per_row[rows].tolist()
+    mask = rng.random(per_row.size) < 0.5
+    assert runs[mask].tolist() == per_row[mask].tolist() and runs[3:17].tolist() == per_row[3:17].tolist()
+    assert (runs.min(), runs.max()) == (int(per_row.min()), int(per_row.max()))
+    joined = LsnRuns.concat([runs, LsnRuns.constant(4, 99), per_row[:5], LsnRuns.constant(0, 7)])
+    assert joined.tolist() == per_row.tolist() + [99] * 4 + per_row[:5].tolist()
+    with pytest.raises(IndexError):
+        runs[per_row.size]
+    with pytest.raises(IndexError):
+        runs[np.array([per_row.size])]
+
+
+def test_slab_lsns_round_trip_through_disk(tmp_path):
+    db = str(tmp_path / "db")
+    client = toolkit.Client(path=db)
+    client.create_index("m", dimension=2, engine={"memtable_max_records": 4, "merge_fanout": 2})
+    ix = client.Index("m")
+    written = {}
+    for n in range(10):
+        lsn = ix.upsert([{"id": f"r{n}-{k}", "values": [1.0, float(k)]} for k in range(3)]).lsn
+        assert lsn is not None
+        written.update({f"r{n}-{k}": lsn for k in range(3)})
+    ix.wait_for_merges()
+
+    def slab_lsns(ix) -> dict[str, int]:
+        ns = ix._namespaces["__default__"]
+        out = {}
+        for rows, alive in [(s.rows, s.alive) for s in ns.slabs] + list(ns.memtable.chunks()):
+            lsns = np.asarray(rows.lsns)
+            for row in np.flatnonzero(alive).tolist():
+                out[rows.ids[row]] = int(lsns[row])
+        return out
+
+    before = slab_lsns(ix)
+    assert {i: before[i] for i in written} == written
+    client.close()
+    client = toolkit.Client(path=db)
+    ix = client.Index("m")
+    assert slab_lsns(ix) == before
+    ix.compact()  # merges mapped int64 LSNs into runs
+    ix.wait_for_merges()
+    assert slab_lsns(ix) == before
+    described = ix.describe_slabs()
+    assert int(described["min_lsn"].min()) == min(before.values())
     client.close()

@@ -19,6 +19,7 @@ import numpy as np
 from .columns import MetadataColumns
 from .engine import SlabBuilder, SlabData, SlabIndex
 from .ids import IdColumn
+from .lsn_runs import LsnRuns
 from .metadata_json import AbsentMetadata, JsonMetadata, concat_metadata
 from .records import RecordBatch
 from .sparse import SparseRows
@@ -33,7 +34,7 @@ class Rows:
     Compact per row (issue #14): ids as an ``IdColumn`` (sorted bytes + row order + rank, no
     ``str`` objects); a dense-only block's sparse CSR is ``SparseRows.empty`` (one shared zero,
     not n + 1 of them); a block without metadata holds ``AbsentMetadata`` (no per-row pointer);
-    LSNs are uint32 while they fit (int64 beyond) and billed sizes int32.
+    LSNs are runs (``LsnRuns``: rows of one request stay contiguous) and billed sizes int32.
     """
 
     ids: IdColumn
@@ -41,7 +42,7 @@ class Rows:
     sparse: SparseRows
     metadata: np.ndarray | JsonMetadata | AbsentMetadata  # dicts/None, JSON texts (from disk), or none at all
     columns: MetadataColumns
-    lsns: np.ndarray  # uint32 (or int64 once an LSN needs it)
+    lsns: np.ndarray | LsnRuns  # runs in memory (one per write request); a slab read from disk maps int64
     sizes: np.ndarray  # int32 billed bytes (int64 if one ever needs it)
 
     def __len__(self) -> int:
@@ -74,7 +75,7 @@ class Rows:
             SparseRows.concat([p.sparse for p in parts]),
             concat_metadata([p.metadata for p in parts]),
             MetadataColumns.concat([p.columns for p in parts]),
-            np.concatenate([p.lsns for p in parts]),
+            LsnRuns.concat([p.lsns for p in parts]),
             np.concatenate([p.sizes for p in parts]),
         )
 
@@ -88,11 +89,6 @@ class Rows:
         ``ids``: strings, or an ``S`` array of them (encode once when locating in many blocks).
         """
         return self.ids.locate(ids)
-
-
-def lsn_column(n: int, lsn: int) -> np.ndarray:
-    """Return ``n`` copies of ``lsn``: uint32 while it fits (4 bytes a row), else int64."""
-    return np.full(n, lsn, dtype=np.uint32 if 0 <= lsn < 2**32 else np.int64)
 
 
 def size_column(sizes: np.ndarray) -> np.ndarray:
@@ -117,7 +113,7 @@ def rows_from_batch(batch: RecordBatch, lsn: int) -> Rows:
         batch.sparse,
         metadata,
         MetadataColumns.from_records(batch.metadata),
-        lsn_column(n, lsn),
+        LsnRuns.constant(n, lsn),
         size_column(batch.sizes),
     )
 
