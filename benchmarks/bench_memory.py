@@ -86,6 +86,8 @@ class Counter:
             self.seen.add(id(base))
             array = base
         nbytes = int(getattr(array, "nbytes", 0))
+        if isinstance(array, np.ndarray) and 0 in array.strides and array.size > 1:
+            nbytes = array.itemsize  # a broadcast of one value (an empty sparse CSR's offsets)
         if isinstance(array, np.ndarray) and array.dtype == object:
             nbytes += sum(sys.getsizeof(x) for x in array.tolist() if x is not None and id(x) not in self.seen)
         self.add(category, nbytes)
@@ -102,13 +104,19 @@ class Counter:
 
 def count_rows(counter: Counter, rows: Any) -> None:
     counter.array("vectors (dense float32)", rows.dense)
-    counter.array("ids", rows.ids)
-    lookup = getattr(rows, "_lookup", {})
-    for key in ("keys", "order"):
-        counter.array("id lookup (sorted ids + order)", lookup.get(key))
+    if isinstance(rows.ids, np.ndarray):  # the older layout: an object array of str plus a lazy lookup
+        counter.array("ids (object array of str)", rows.ids)
+        lookup = getattr(rows, "_lookup", {})
+        for key in ("keys", "order"):
+            counter.array("id lookup (sorted ids + order)", lookup.get(key))
+    else:  # IdColumn: sorted S keys + order + rank, which is the lookup too
+        for name in ("keys", "order", "_rank"):
+            counter.array("ids (sorted bytes + order + rank)", getattr(rows.ids, name))
     metadata = rows.metadata
     if isinstance(metadata, np.ndarray):
         counter.array("metadata (object array)", metadata)
+    elif type(metadata).__name__ == "AbsentMetadata":
+        counter.add("metadata (none: AbsentMetadata)", 0)
     else:
         counter.add("metadata (JSON texts)", metadata.nbytes)
     counter.array("per-row LSN", rows.lsns)

@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--engines", default="exact,annoy,nndescent,hnsw,ivf_flat")
+    parser.add_argument("--out", default="open_engines", help="results file stem under benchmarks/results/")
     args = parser.parse_args()
     load_start = [round(x, 2) for x in os.getloadavg()]
     data = np.random.default_rng(3).normal(size=(args.records, args.dim)).astype(np.float32)
@@ -135,8 +136,8 @@ def main() -> None:
         "results": results,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "open_engines.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "open_engines.md").write_text(markdown(result))
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{args.out}.md").write_text(markdown(result))
     print(markdown(result))
 
 

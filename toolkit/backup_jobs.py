@@ -40,7 +40,7 @@ def batches_of(rows: Rows, size: int = RESTORE_BATCH) -> Iterator[RecordBatch]:
     for start in range(0, len(rows), size):
         chosen = np.arange(start, min(start + size, len(rows)))
         yield RecordBatch(
-            rows.ids[chosen].tolist(),
+            rows.ids.strings(chosen),
             None if rows.dense is None else np.ascontiguousarray(rows.dense[chosen]),
             rows.sparse.take(chosen),
             rows.metadata[chosen].tolist(),

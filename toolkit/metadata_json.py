@@ -5,7 +5,8 @@ memory-mapped Arrow column (one ``large_string`` per row, null for "no metadata"
 a row only when someone reads it (fetch, update, include_metadata). It behaves like the
 object array of dicts a memtable holds for the few operations ``Rows`` needs: ``len``,
 ``[int]`` (a dict or None), ``[int array | bool mask]`` (a new ``JsonMetadata``), ``tolist``.
-Filters never read it (they read ``MetadataColumns``).
+Filters never read it (they read ``MetadataColumns``). ``AbsentMetadata`` is the same surface
+for a block whose records have no metadata at all (nothing stored per row).
 """
 
 from __future__ import annotations
@@ -75,15 +76,70 @@ class JsonMetadata:
         return self.texts
 
 
-def metadata_texts(metadata: np.ndarray | JsonMetadata) -> pa.Array:
+class AbsentMetadata:
+    """The metadata of a block none of whose records has any: every row is None, nothing is stored.
+
+    Behaves like an object array of None for what ``Rows`` needs (``len``, ``[int]``,
+    ``[int array | bool mask | slice]``, ``tolist``), at no cost per row (issue #14).
+    """
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        self.n = int(n)
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def size(self) -> int:
+        return self.n
+
+    @property
+    def nbytes(self) -> int:
+        return 0
+
+    def __getitem__(self, key: Any) -> Any:
+        """Return None for one row (int), or the absent metadata of the rows selected."""
+        if isinstance(key, (int, np.integer)):
+            if not -self.n <= int(key) < self.n:
+                raise IndexError(f"row {int(key)} of a block of {self.n}")
+            return None
+        if isinstance(key, slice):
+            return AbsentMetadata(len(range(*key.indices(self.n))))
+        positions = np.asarray(key)
+        if positions.dtype == bool:
+            if positions.shape != (self.n,):
+                raise IndexError(f"boolean index of {positions.shape} for {self.n} rows")
+            return AbsentMetadata(int(np.count_nonzero(positions)))
+        if positions.size and (positions.max() >= self.n or positions.min() < -self.n):
+            raise IndexError(f"rows out of range for a block of {self.n}")
+        return AbsentMetadata(int(positions.size))
+
+    def tolist(self) -> list[Any]:
+        return [None] * self.n
+
+    def objects(self) -> np.ndarray:
+        """Return the object array of None this stands for."""
+        return np.full(self.n, None, dtype=object)
+
+
+def metadata_texts(metadata: np.ndarray | JsonMetadata | AbsentMetadata) -> pa.Array:
     """Return a block's metadata as JSON texts (``large_string``; parsed blocks are encoded)."""
     if isinstance(metadata, JsonMetadata):
         return metadata.texts
+    if isinstance(metadata, AbsentMetadata):
+        return pa.nulls(metadata.n, pa.large_string())
     return JsonMetadata.from_objects(metadata).texts
 
 
-def concat_metadata(parts: Sequence[np.ndarray | JsonMetadata]) -> np.ndarray | JsonMetadata:
-    """Concatenate blocks' metadata; any JSON-backed part keeps the result JSON-backed."""
-    if all(isinstance(p, np.ndarray) for p in parts):
-        return np.concatenate(parts)  # type: ignore[arg-type]
-    return JsonMetadata(pa.concat_arrays([metadata_texts(p) for p in parts]))
+def concat_metadata(parts: Sequence[np.ndarray | JsonMetadata | AbsentMetadata]
+                    ) -> np.ndarray | JsonMetadata | AbsentMetadata:
+    """Concatenate blocks' metadata; any JSON-backed part keeps the result JSON-backed, and a
+    result with no metadata at all stays ``AbsentMetadata``."""
+    absent = [p for p in parts if isinstance(p, AbsentMetadata)]
+    if len(absent) == len(parts):
+        return AbsentMetadata(sum(p.n for p in absent))
+    if any(isinstance(p, JsonMetadata) for p in parts):
+        return JsonMetadata(pa.concat_arrays([metadata_texts(p) for p in parts]))
+    return np.concatenate([p.objects() if isinstance(p, AbsentMetadata) else p for p in parts])

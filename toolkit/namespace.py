@@ -105,10 +105,12 @@ class Namespace:
         """Apply a validated upsert: the last occurrence of a repeated id wins."""
         last = {record_id: i for i, record_id in enumerate(batch.ids)}
         rows = rows_from_batch(batch, lsn)
+        ids = batch.ids
         if len(last) < len(batch.ids):
             rows = rows.take(np.fromiter(last.values(), dtype=np.int64, count=len(last)))
-        self._kill(rows.ids.tolist())
-        self.memtable.append(rows)
+            ids = list(last)  # the kept rows' ids, in their order
+        self._kill(ids)
+        self.memtable.append(rows, ids)
         self.n_live += len(rows)
         self.total_bytes += int(rows.sizes.sum())
         self._applied(lsn)

@@ -18,7 +18,9 @@ import numpy as np
 
 from .columns import MetadataColumns
 from .engine import SlabBuilder, SlabData, SlabIndex
-from .metadata_json import JsonMetadata, concat_metadata
+from .ids import IdColumn
+from .lsn_runs import LsnRuns
+from .metadata_json import AbsentMetadata, JsonMetadata, concat_metadata
 from .records import RecordBatch
 from .sparse import SparseRows
 
@@ -27,19 +29,24 @@ _slab_numbers = itertools.count(1)
 
 @dataclass(frozen=True)
 class Rows:
-    """An immutable block of records in columnar form."""
+    """An immutable block of records in columnar form.
 
-    ids: np.ndarray  # object array of str
+    Compact per row (issue #14): ids as an ``IdColumn`` (sorted bytes + row order + rank, no
+    ``str`` objects); a dense-only block's sparse CSR is ``SparseRows.empty`` (one shared zero,
+    not n + 1 of them); a block without metadata holds ``AbsentMetadata`` (no per-row pointer);
+    LSNs are runs (``LsnRuns``: rows of one request stay contiguous) and billed sizes int32.
+    """
+
+    ids: IdColumn
     dense: np.ndarray | None  # (n, d) float32
     sparse: SparseRows
-    metadata: np.ndarray | JsonMetadata  # object array of dict | None, or JSON texts (a slab read from disk)
+    metadata: np.ndarray | JsonMetadata | AbsentMetadata  # dicts/None, JSON texts (from disk), or none at all
     columns: MetadataColumns
-    lsns: np.ndarray  # int64
-    sizes: np.ndarray  # int64 billed bytes
-    _lookup: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    lsns: np.ndarray | LsnRuns  # runs in memory (one per write request); a slab read from disk maps int64
+    sizes: np.ndarray  # int32 billed bytes (int64 if one ever needs it)
 
     def __len__(self) -> int:
-        return int(self.ids.size)
+        return self.ids.size
 
     @property
     def has_sparse(self) -> bool:
@@ -51,7 +58,7 @@ class Rows:
     def take(self, rows: np.ndarray) -> Rows:
         """Return the given rows, in order (vectorised)."""
         return Rows(
-            self.ids[rows],
+            self.ids.take(rows),
             None if self.dense is None else self.dense[rows],
             self.sparse.take(rows),
             self.metadata[rows],
@@ -63,66 +70,51 @@ class Rows:
     @staticmethod
     def concat(parts: Sequence[Rows]) -> Rows:
         return Rows(
-            np.concatenate([p.ids for p in parts]),
+            IdColumn.concat([p.ids for p in parts]),
             None if parts[0].dense is None else np.concatenate([p.dense for p in parts]),
             SparseRows.concat([p.sparse for p in parts]),
             concat_metadata([p.metadata for p in parts]),
             MetadataColumns.concat([p.columns for p in parts]),
-            np.concatenate([p.lsns for p in parts]),
+            LsnRuns.concat([p.lsns for p in parts]),
             np.concatenate([p.sizes for p in parts]),
         )
 
     def id_lookup(self) -> tuple[np.ndarray, np.ndarray]:
-        """Return (the ids sorted bytewise as ``S`` keys, the row of each); built once per immutable block.
-
-        Ids are ASCII without NUL (identifiers.py), so the fixed-width bytes compare exactly as the ids.
-        """
-        if "keys" not in self._lookup:
-            keys = self.ids.astype("S")
-            order = np.argsort(keys, kind="stable")
-            if order.size < 2**31:
-                order = order.astype(np.int32)  # 4 bytes per row instead of 8
-            self._lookup["keys"], self._lookup["order"] = keys[order], order
-        return self._lookup["keys"], self._lookup["order"]
-
-    def set_id_lookup(self, keys: np.ndarray, order: np.ndarray) -> None:
-        """Adopt a lookup saved with the block (e.g. memory-mapped from its slab directory)."""
-        self._lookup["keys"], self._lookup["order"] = keys, order
+        """Return (the ids sorted bytewise as ``S`` keys, the row of each): what the slab directory saves."""
+        return self.ids.keys, self.ids.order
 
     def locate(self, ids: Sequence[str] | np.ndarray) -> np.ndarray:
         """Return the rows holding any of ``ids`` (every version), found by binary search.
 
         ``ids``: strings, or an ``S`` array of them (encode once when locating in many blocks).
         """
-        if not len(self) or not len(ids):
-            return np.empty(0, np.int64)
-        keys, order = self.id_lookup()
-        wanted = ids if isinstance(ids, np.ndarray) and ids.dtype.kind == "S" else np.asarray(ids, dtype="S")
-        lo = np.searchsorted(keys, wanted, side="left")
-        hi = np.searchsorted(keys, wanted, side="right")
-        counts = hi - lo
-        if not counts.any():
-            return np.empty(0, np.int64)
-        starts = np.repeat(lo, counts)
-        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        return order[starts + offsets]
+        return self.ids.locate(ids)
+
+
+def size_column(sizes: np.ndarray) -> np.ndarray:
+    """Return billed sizes as int32 when every one fits (records are far below 2 GiB), else int64."""
+    if sizes.size and (sizes.max() >= 2**31 or sizes.min() < 0):
+        return np.asarray(sizes, np.int64)
+    return np.asarray(sizes, np.int32)
 
 
 def rows_from_batch(batch: RecordBatch, lsn: int) -> Rows:
     """Turn one validated request into rows that all carry the request's LSN."""
     n = len(batch)
-    ids = np.empty(n, dtype=object)
-    ids[:] = batch.ids
-    metadata = np.empty(n, dtype=object)
-    metadata[:] = batch.metadata
+    metadata: np.ndarray | AbsentMetadata
+    if any(m is not None for m in batch.metadata):
+        metadata = np.empty(n, dtype=object)
+        metadata[:] = batch.metadata
+    else:
+        metadata = AbsentMetadata(n)
     return Rows(
-        ids,
+        IdColumn.from_strings(batch.ids),
         batch.dense,
         batch.sparse,
         metadata,
         MetadataColumns.from_records(batch.metadata),
-        np.full(n, lsn, dtype=np.int64),
-        batch.sizes,
+        LsnRuns.constant(n, lsn),
+        size_column(batch.sizes),
     )
 
 
@@ -145,12 +137,15 @@ class Memtable:
     def __len__(self) -> int:
         return self.size
 
-    def append(self, rows: Rows) -> None:
-        """Add rows (already deduplicated); rows they overwrite must be killed first."""
+    def append(self, rows: Rows, ids: Sequence[str] | None = None) -> None:
+        """Add rows (already deduplicated); rows they overwrite must be killed first.
+
+        ``ids``: the rows' ids as strings, when the caller has them (saves decoding them again).
+        """
         start = self.size
         self._chunks.append(rows)
         self._alive_chunks.append(np.ones(len(rows), dtype=bool))
-        self.row_of.update(zip(rows.ids.tolist(), range(start, start + len(rows))))
+        self.row_of.update(zip(rows.ids.tolist() if ids is None else ids, range(start, start + len(rows))))
         self.size += len(rows)
         while len(self._chunks) > 1 and len(self._chunks[-2]) <= len(self._chunks[-1]):
             self._merge_last(2)
@@ -251,7 +246,7 @@ class Slab:
         started = time.perf_counter()
         index = builder.build(rows.slab_data(), metric)
         seconds = time.perf_counter() - started
-        rows.id_lookup()  # sorted once here, off the write lock, not in the first write that touches the slab
+        rows.ids.rank  # row → id map derived here, off the write lock, not in the first query that reads it
         return cls(rows, builder, index, tier, level, seconds, np.ones(len(rows), bool), dict(query_params or {}))
 
     @classmethod

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from bisect import bisect_right
 import threading
 import time
 from dataclasses import dataclass, field
@@ -366,9 +365,7 @@ class LocalShard:
         if compiled is None or compiled.matches_all:
             page, more = view.list_page("", after, limit)
         else:
-            ids = sorted(view.matching_ids(compiled, negation_requires_field))
-            start = 0 if after is None else bisect_right(ids, after)
-            page, more = ids[start : start + limit], start + limit < len(ids)
+            page, more = view.matching_page(compiled, after, limit, negation_requires_field)
         found = view.find(page)
         return Read(({i: found[i] for i in page if i in found}, more), view.max_indexed_lsn, view.total_bytes)
 

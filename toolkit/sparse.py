@@ -11,6 +11,10 @@ import scipy.sparse as sp
 from .errors import InvalidArgumentError
 
 MAX_SPARSE_INDEX = 2**32 - 1
+_ZERO_OFFSET = np.zeros(1, np.int64)  # shared by every empty SparseRows (read-only broadcasts of it)
+_ZERO_OFFSET.flags.writeable = False
+_NO_INDICES = np.empty(0, np.uint32)
+_NO_VALUES = np.empty(0, np.float32)
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,8 @@ class SparseRows:
 
     @classmethod
     def empty(cls, n: int = 0) -> SparseRows:
-        return cls(np.zeros(n + 1, np.int64), np.empty(0, np.uint32), np.empty(0, np.float32))
+        """Return ``n`` rows without sparse vectors: the n + 1 zero offsets are one shared, read-only zero."""
+        return cls(np.broadcast_to(_ZERO_OFFSET, (n + 1,)), _NO_INDICES, _NO_VALUES)
 
     def __len__(self) -> int:
         return self.indptr.size - 1
@@ -113,7 +118,14 @@ class SparseRows:
 
     def take(self, rows: np.ndarray) -> SparseRows:
         """Return the given rows, in order, without a Python loop over rows."""
-        rows = np.asarray(rows, dtype=np.int64)
+        rows = np.asarray(rows)
+        if rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+        rows = rows.astype(np.int64, copy=False)
+        if not self.indices.size:  # no row has a sparse vector: nothing to gather
+            if rows.size and (rows.max() >= len(self) or rows.min() < -len(self)):
+                raise IndexError(f"rows out of range for a block of {len(self)}")
+            return SparseRows.empty(int(rows.size))
         starts, ends = self.indptr[rows], self.indptr[rows + 1]
         lengths = ends - starts
         indptr = np.zeros(rows.size + 1, dtype=np.int64)
@@ -125,8 +137,8 @@ class SparseRows:
 
     @staticmethod
     def concat(parts: Sequence[SparseRows]) -> SparseRows:
-        if not parts:
-            return SparseRows.empty()
+        if not parts or not any(p.indices.size for p in parts):
+            return SparseRows.empty(sum(len(p) for p in parts))
         shifts = np.cumsum([0] + [p.indptr[-1] for p in parts[:-1]])
         indptr = np.concatenate([parts[0].indptr[:1]] + [p.indptr[1:] + s for p, s in zip(parts, shifts)])
         return SparseRows(
@@ -143,7 +155,8 @@ class SparseRows:
         """
         vocabulary, columns = np.unique(self.indices, return_inverse=True)
         matrix = sp.csr_matrix(
-            (self.values, columns.astype(np.int64).ravel(), self.indptr), shape=(len(self), vocabulary.size)
+            (self.values, columns.astype(np.int64).ravel(), np.ascontiguousarray(self.indptr)),
+            shape=(len(self), vocabulary.size)
         )
         return matrix, vocabulary
 

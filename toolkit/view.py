@@ -13,16 +13,16 @@ ties by id bytewise.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from itertools import repeat
 from operator import attrgetter, itemgetter
-from typing import Any, Callable, Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
 from .errors import InvalidArgumentError
 from .filters import Filter
+from .ids import IdColumn
 from .lsn import Lsn
 from .scoring import Query, SearchResult, exact_search, exact_search_batch, scores_to_keys
 from .segment import Rows, Slab
@@ -118,7 +118,6 @@ class View:
         self.total_bytes = total_bytes
         self.max_indexed_lsn = max_indexed_lsn
         self._query_param_names = query_param_names
-        self._sorted_ids: list[str] | None = None  # computed by the first reader that lists
 
     def live_count(self) -> int:
         return self._live_count
@@ -139,10 +138,12 @@ class View:
         found: dict[str, tuple[Rows, int]] = {}
         if not wanted or not self._live_count:
             return found
+        keys = np.asarray(wanted, dtype="S")  # encoded once for every segment
         for rows, alive, _ in self._segments:
-            for row in rows.locate(wanted).tolist():
-                if alive[row]:
-                    found[rows.ids[row]] = (rows, int(row))
+            hits = rows.locate(keys)
+            hits = hits[alive[hits]]
+            if hits.size:
+                found.update(zip(rows.ids.strings(hits), zip(repeat(rows), hits.tolist())))
         return found
 
     def matching_ids(self, compiled: Filter, negation_requires_field: bool) -> list[str]:
@@ -150,25 +151,62 @@ class View:
         out: list[str] = []
         for rows, alive, _ in self._segments:
             mask = alive & compiled.mask(rows.columns, negation_requires_field=negation_requires_field)
-            out.extend(rows.ids[mask].tolist())
+            out.extend(rows.ids.strings(np.flatnonzero(mask)))
         return out
 
-    def sorted_ids(self) -> list[str]:
-        """Return live ids sorted bytewise (computed once per view)."""
-        if self._sorted_ids is None:
-            parts = [rows.ids[alive] for rows, alive, _ in self._segments]
-            ids = np.concatenate(parts).tolist() if parts else []
-            self._sorted_ids = sorted(ids)  # ASCII ids: str order is byte order
-        return self._sorted_ids
-
     def list_page(self, prefix: str, after: str | None, limit: int) -> tuple[list[str], bool]:
-        """Return up to ``limit`` ids with ``prefix`` strictly after ``after``, and whether more remain."""
-        ids = self.sorted_ids()
-        first = bisect_left(ids, prefix)
-        start = first if after is None else max(first, bisect_right(ids, after))
-        end = _prefix_end(ids, prefix, first) if prefix else len(ids)
-        page = ids[start : min(end, start + limit)]
-        return page, start + limit < end
+        """Return up to ``limit`` live ids with ``prefix`` strictly after ``after`` (bytewise order),
+        and whether more remain.
+
+        Each segment's ids are sorted already (``IdColumn.keys``): the range of the prefix and
+        ``after`` is two binary searches, and only its first ``limit + 1`` live ids per segment
+        are read and merged; strings are made for the page only.
+        """
+        if limit <= 0:
+            return [], False
+        if not prefix.isascii() or "\0" in prefix:  # no id (ASCII, no NUL) starts with it
+            return [], False
+        low = prefix.encode("ascii")
+        high = low + b"\x80" if prefix else None  # ASCII ids with the prefix sort below prefix + 0x80
+        # str order of the ids is their UTF-8 byte order, so ``after`` compares as its UTF-8 bytes
+        past = None if after is None else after.encode("utf-8", "surrogatepass")
+        return self._sorted_page(((rows.ids, alive) for rows, alive, _ in self._segments), low, high, past, limit)
+
+    def matching_page(self, compiled: Filter, after: str | None, limit: int, negation_requires_field: bool
+                      ) -> tuple[list[str], bool]:
+        """``list_page`` of the live records that match a filter (no prefix)."""
+        if limit <= 0:
+            return [], False
+        past = None if after is None else after.encode("utf-8", "surrogatepass")
+        blocks = ((rows.ids, alive & compiled.mask(rows.columns, negation_requires_field=negation_requires_field))
+                  for rows, alive, _ in self._segments)
+        return self._sorted_page(blocks, b"", None, past, limit)
+
+    @staticmethod
+    def _sorted_page(blocks: Iterable[tuple[IdColumn, np.ndarray]], low: bytes, high: bytes | None,
+                     past: bytes | None, limit: int) -> tuple[list[str], bool]:
+        """Return the first ``limit`` allowed ids in [low, high) and > past across ``blocks``, and
+        whether more remain (each id is allowed in at most one block: live versions are unique)."""
+        found: list[np.ndarray] = []
+        for ids, allowed in blocks:
+            keys, order = ids.keys, ids.order
+            start = int(np.searchsorted(keys, low, side="left")) if low else 0
+            if past is not None:
+                start = max(start, int(np.searchsorted(keys, past, side="right")))
+            end = keys.size if high is None else int(np.searchsorted(keys, high, side="left"))
+            need, step = limit + 1, max(2 * (limit + 1), 256)
+            while start < end and need > 0:  # widen the window while dead rows fill it
+                stop = min(end, start + step)
+                hits = np.flatnonzero(allowed[order[start:stop]])[:need]
+                if hits.size:
+                    found.append(keys[start:stop][hits])
+                    need -= int(hits.size)
+                start, step = stop, step * 2
+        if not found:
+            return [], False
+        merged = np.sort(np.concatenate(found), kind="stable")
+        page = [key.decode("ascii") for key in merged[:limit].tolist()]
+        return page, merged.size > limit
 
     def _searchable_segments(
         self, compiled: Filter | None, negation_requires_field: bool
@@ -209,7 +247,7 @@ class View:
             stats.distance_computations += result.distance_computations
             stats.bytes_scanned += result.bytes_scanned
             keys = scores_to_keys(result.scores, self.metric)
-            found.extend(map(Candidate, keys.tolist(), rows.ids[result.rows].tolist(), result.scores.tolist(),
+            found.extend(map(Candidate, keys.tolist(), rows.ids.strings(result.rows), result.scores.tolist(),
                              repeat(rows), result.rows.tolist()))
         found.sort(key=_RESPONSE_ORDER)
         return found[:k], stats
@@ -447,15 +485,3 @@ def _overfetch_window(size: int, k: int, n_allowed: int) -> tuple[int, int, int]
     """Return (results wanted, first fetch, largest fetch) of an over-fetch over ``size`` rows."""
     fetch = min(size, max(2 * k, math.ceil(k * size / n_allowed * OVERFETCH)))
     return min(k, n_allowed), fetch, min(size, max(fetch, math.ceil(size * OVERFETCH_MAX_SHARE)))
-
-
-def _prefix_end(ids: list[str], prefix: str, start: int) -> int:
-    """Return the end of the run of ids starting with ``prefix`` (ids[start:] begins the run)."""
-    lo, hi = start, len(ids)
-    while lo < hi:  # binary search for the first id past the prefix run
-        mid = (lo + hi) // 2
-        if ids[mid].startswith(prefix) or ids[mid] < prefix:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo

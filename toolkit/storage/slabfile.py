@@ -1,7 +1,9 @@
 """Slab files: one immutable directory per slab (or per backed-up namespace).
 
     <slab>/arrays/<name>.npy one plain .npy file per array: dense float32 rows, sparse CSR, per-row
-                             LSN and billed size, and the metadata columns' arrays
+                             LSN and billed size, the ids sorted bytewise (id_keys, ``S``) with the
+                             row of each (id_order) and each row's rank (id_rank; slabs written
+                             before it derive it when first read), and the metadata columns' arrays
                              (MetadataColumns.state()); large ones are memory-mapped when opened
     <slab>/columns.json      the metadata fields: names, vocabularies, which arrays exist
     <slab>/records.arrow     Arrow IPC file (uncompressed, memory-mapped): id (string) and metadata
@@ -39,6 +41,7 @@ import numpy as np
 from ..columns import MetadataColumns
 from ..engine import SlabBuilder, SlabIndex
 from ..errors import DataLossError, InternalError, UnimplementedError
+from ..ids import IdColumn
 from ..metadata_json import JsonMetadata, metadata_texts
 from ..segment import Rows, Slab
 from ..sparse import SparseRows
@@ -92,8 +95,8 @@ def write_rows_dir(
     }
     if rows.dense is not None:
         arrays["dense"] = np.asarray(rows.dense, np.float32)
-    if len(rows):
-        arrays["id_keys"], arrays["id_order"] = rows.id_lookup()  # the sorted ids: deletes need no sort
+    if len(rows):  # the sorted ids, their rows and each row's rank: reopening maps them, sorts nothing
+        arrays["id_keys"], arrays["id_order"], arrays["id_rank"] = rows.ids.keys, rows.ids.order, rows.ids.rank
     state = rows.columns.state()
     fields = []
     for i, (field, saved) in enumerate(state["fields"].items()):
@@ -108,7 +111,7 @@ def write_rows_dir(
         with open(tmp / ARRAYS / f"{key}.npy", "wb") as handle:
             np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
     write_file(tmp / "columns.json", json.dumps({"n_rows": state["n_rows"], "fields": fields}).encode("utf-8"))
-    table = pa.table({"id": pa.array(rows.ids.tolist(), pa.string()), "metadata": metadata_texts(rows.metadata)})
+    table = pa.table({"id": rows.ids.arrow(), "metadata": metadata_texts(rows.metadata)})
     with pa.OSFile(str(tmp / RECORDS), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
     engine_saved = False
@@ -207,17 +210,21 @@ def read_rows_dir(directory: Path, expected_crc: int | None, *, full: bool = Fal
         )
     except InternalError as exc:
         raise DataLossError(f"damaged metadata columns in {directory}: {exc}") from None
+    if "id_keys" in arrays and "id_order" in arrays:  # the saved sorted ids (mapped): no string per row
+        keys, order, rank = arrays["id_keys"], arrays["id_order"], arrays.get("id_rank")
+        if keys.dtype.kind != "S" or keys.shape != order.shape or len(order) != len(ids) \
+                or order.dtype.kind != "i" or (rank is not None and (rank.shape != order.shape
+                                                                     or rank.dtype.kind != "i")):
+            raise DataLossError(f"inconsistent slab {directory}: the sorted ids do not match the rows")
+        id_column = IdColumn(keys, order, rank)
+    else:  # the first format, or an empty slab: encode the ids read from the records
+        id_column = IdColumn.from_strings(ids.to_pylist() if hasattr(ids, "to_pylist") else ids.tolist())
     try:
         sparse = SparseRows(arrays["sparse_indptr"], arrays["sparse_indices"], arrays["sparse_values"])
-        rows = Rows(ids, arrays.get("dense"), sparse, metadata, columns, arrays["lsns"], arrays["sizes"])
+        rows = Rows(id_column, arrays.get("dense"), sparse, metadata, columns, arrays["lsns"], arrays["sizes"])
     except KeyError as exc:
         raise DataLossError(f"unreadable slab {directory}: missing array {exc}") from None
-    if "id_keys" in arrays and "id_order" in arrays:
-        keys, order = arrays["id_keys"], arrays["id_order"]
-        if keys.dtype.kind != "S" or keys.shape != order.shape or len(order) != len(rows):
-            raise DataLossError(f"inconsistent slab {directory}: the sorted ids do not match the rows")
-        rows.set_id_lookup(keys, order)
-    counts = {len(rows), len(columns), len(sparse), len(metadata), len(rows.lsns), len(rows.sizes)}
+    counts = {len(rows), len(ids), len(columns), len(sparse), len(metadata), len(rows.lsns), len(rows.sizes)}
     if rows.dense is not None:
         counts.add(len(rows.dense))
     if counts != {meta["rows"]}:
@@ -225,7 +232,7 @@ def read_rows_dir(directory: Path, expected_crc: int | None, *, full: bool = Fal
     return meta, rows
 
 
-def _read_v2(directory: Path, meta: Mapping[str, Any]) -> tuple[dict[str, Any], Any, np.ndarray, JsonMetadata]:
+def _read_v2(directory: Path, meta: Mapping[str, Any]) -> tuple[dict[str, Any], Any, Any, JsonMetadata]:
     """Map the arrays and the Arrow records of a ``toolkit.slab/2`` directory (sizes already checked)."""
     import pyarrow as pa
 
@@ -245,7 +252,7 @@ def _read_v2(directory: Path, meta: Mapping[str, Any]) -> tuple[dict[str, Any], 
         columns_info = json.loads((directory / "columns.json").read_bytes())
         with pa.memory_map(str(path), "r") as source:
             table = pa.ipc.open_file(source).read_all()
-        ids = np.asarray(table.column("id").to_numpy(zero_copy_only=False), dtype=object)
+        ids = table.column("id")  # read as strings only when the slab has no saved sorted ids
         metadata = JsonMetadata(table.column("metadata").combine_chunks())
     except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
         raise DataLossError(f"damaged slab file {path}: {exc}") from None
