@@ -19,6 +19,7 @@ are parsed, and every request is validated as a whole before the toolkit changes
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import logging
@@ -491,7 +492,7 @@ def create_app(
             logger.info("requests must carry the Api-Key this server was started with")
         logger.info("serving %s", config.description)
         if config.index_hosts is not None:
-            await run_in_threadpool(config.index_hosts.start, client, config.api_key)
+            await run_in_threadpool(config.index_hosts.start, client, config.api_key, asyncio.get_running_loop())
         try:
             yield
         finally:
@@ -513,7 +514,7 @@ def create_app(
         app.add_middleware(GuardMiddleware, api_key=config.api_key, allowed_hosts=hosts)
     if config.index_hosts is not None:  # outermost: index-port requests are rewritten before the guard
         app.add_middleware(config.index_hosts.middleware_class, port_map=config.index_hosts.map,
-                           front_host=config.index_hosts.front_host)
+                           front_host=config.index_hosts.front_host, listening=config.index_hosts.listening)
     app.state.client = client
     app.state.config = config
     return app
