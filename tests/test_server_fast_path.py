@@ -128,3 +128,46 @@ def test_which_requests_the_fast_path_takes(method, path, hit):
     found = fast.match({"type": "http", "method": method, "path": path})
     assert (None if found is None else (found[1], found[0].suffix)) == hit
     tk.close()
+
+
+def test_only_small_in_memory_queries_run_on_the_event_loop(tmp_path):
+    from toolkit.server.app import Call
+    from toolkit.server.fast_path import small_query
+
+    tk = toolkit.Client()
+    tk.create_index(name="idx", dimension=4, metric="cosine")
+    tk.Index("idx").upsert(vectors=[{"id": f"r{i}", "values": [1, i, 0, 0]} for i in range(100)], namespace="ns")
+    small = small_query(tk, 1_000_000)
+    assert small is not None and small_query(tk, 0) is None
+
+    def call(body: dict, index: str = "idx") -> Call:
+        return Call("POST", f"/index/{index}/query", {"index": index}, None, json.dumps(body).encode(), "")  # type: ignore[arg-type]
+
+    assert small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns", "includeMetadata": True}))
+    assert small(call({"vector": [1, 0, 0, 0], "top_k": 10, "namespace": "empty"}))
+    assert not small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns", "includeValues": True}))
+    assert not small(call({"vector": [1, 0, 0, 0], "topK": 101, "namespace": "ns"}))
+    assert not small(call({"vector": [1, 0, 0, 0], "topK": "10", "namespace": "ns"}))
+    assert not small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns"}, index="nope"))
+    assert not small(Call("POST", "/index/idx/query", {"index": "idx"}, None, b"{nope", ""))  # type: ignore[arg-type]
+    assert not small_query(tk, 100)(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns"}))  # too big
+    tk.close()
+    with toolkit.Client(path=str(tmp_path / "db")) as disk:  # persistent: always a worker thread
+        assert small_query(disk, 1_000_000) is None
+
+
+def test_serve_takes_inline_read_mb():
+    import argparse
+
+    from toolkit.server.app import DEFAULT_INLINE_READ_BYTES
+    from toolkit.server.cli import add_arguments, build_app
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert build_app(parser.parse_args([])).state.config.inline_read_bytes == DEFAULT_INLINE_READ_BYTES
+    assert build_app(parser.parse_args(["--inline-read-mb", "0"])).state.config.inline_read_bytes == 0
+    assert build_app(parser.parse_args(["--inline-read-mb", "2"])).state.config.inline_read_bytes == 2 * 1024 * 1024
+    with pytest.raises(toolkit.errors.InvalidArgumentError):
+        build_app(parser.parse_args(["--inline-read-mb", "-1"]))
+    with pytest.raises(toolkit.errors.InvalidArgumentError):
+        create_app(toolkit.Client(), inline_read_bytes=-1)

@@ -56,6 +56,9 @@ logger = logging.getLogger("toolkit.server")
 DEFAULT_MAX_UPSERT_BODY = 8 * MAX_UPSERT_BYTES
 DEFAULT_MAX_BODY = 4_000_000
 DATA_PREFIX = "/index"
+# An exact scan of 8 MiB takes well under a millisecond here; the hop to a worker thread and back,
+# with 8 clients contending for the GIL, costs more than that (benchmarks/results/http.md).
+DEFAULT_INLINE_READ_BYTES = 8 * 1024 * 1024
 MAX_REQUEST_HEAD_BYTES = DEFAULT_MAX_HEAD_BYTES  # a fetch of 1000 ids of up to 512 characters is a long GET line
 _HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
@@ -74,6 +77,8 @@ class ServerConfig:
     limits: ServerLimits = field(default_factory=ServerLimits)
     # folders whose files imports may read over the wire (toolkit.confine); empty: imports are off
     import_roots: tuple[Path, ...] = ()
+    # small queries (in-memory namespaces of at most this many billed bytes) run on the event loop
+    inline_read_bytes: int = DEFAULT_INLINE_READ_BYTES
 
 
 @dataclass
@@ -329,6 +334,13 @@ def _unsupported(what: str) -> Callable[[Request], Any]:
     return endpoint
 
 
+def _check_inline_read_bytes(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgumentError(f"inline_read_bytes must be an integer >= 0, got {value!r}",
+                                   path="inline_read_bytes")
+    return value
+
+
 class MethodNotAllowedError(InvalidArgumentError):
     """A route exists but not for this method (HTTP 405, with a 405 body)."""
 
@@ -403,6 +415,7 @@ def create_app(
     index_hosts: Any = None,
     limits: ServerLimits | None = None,
     import_roots: Iterable[str | Path] = (),
+    inline_read_bytes: int = DEFAULT_INLINE_READ_BYTES,
 ) -> Starlette:
     """Return the ASGI app serving ``client`` (or a new ``toolkit.Client(path=path)``).
 
@@ -416,7 +429,8 @@ def create_app(
     each index its own port for REST + gRPC (started and stopped with the app; see index_hosts).
     ``limits``: body deadlines (the CLI also passes its header timeout and connection cap to
     uvicorn). ``import_roots``: the folders imports may read over the wire (``toolkit.confine``);
-    none by default, so bulk imports answer 403.
+    none by default, so bulk imports answer 403. ``inline_read_bytes``: queries of an in-memory
+    namespace of at most this many billed bytes run on the event loop (0: every query in a thread).
     """
     from ..confine import resolve_roots
 
@@ -432,7 +446,8 @@ def create_app(
     config = ServerConfig(api_key=api_key or None, public_url=public_url, max_upsert_body=max_upsert_body,
                           max_body=min(max_body, max_upsert_body), close_client=bool(close_client),
                           description=description, index_hosts=None if public_url else index_hosts,
-                          limits=limits or ServerLimits(), import_roots=roots)
+                          limits=limits or ServerLimits(), import_roots=roots,
+                          inline_read_bytes=_check_inline_read_bytes(inline_read_bytes))
     h = Handlers(client, config.index_hosts)
 
     def route(path: str, method: Callable[[Call], Result], methods: Iterable[str], plane: Plane,

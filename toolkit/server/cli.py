@@ -62,6 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="HTTP/1.1 parser: httptools (C; the default, 'auto', when it is installed, as it is "
                              "with the toolkit) or h11 (pure Python, ~0.3 ms more CPU per request). Both cap the "
                              "head at 2 MB and enforce --header-timeout")
+    parser.add_argument("--inline-read-mb", type=float, default=None, metavar="MB",
+                        help="queries of an in-memory namespace up to this size run on the event loop instead of a "
+                             "worker thread (default 8; 0: always a thread)")
     parser.add_argument("--loop", choices=["auto", "asyncio", "uvloop"], default="auto",
                         help="event loop (auto: uvloop when installed, else asyncio)")
     parser.add_argument("--import-root", action="append", default=[], metavar="DIR",
@@ -121,12 +124,19 @@ def build_app(args: argparse.Namespace) -> Any:
         limits = ServerLimits(**{k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
         raise InvalidArgumentError(str(exc), path="limits") from None
+    inline_mb = getattr(args, "inline_read_mb", None)
+    if inline_mb is not None:
+        if inline_mb < 0:
+            raise InvalidArgumentError("must be >= 0", path="--inline-read-mb")
+        options_app: dict[str, Any] = {"inline_read_bytes": int(inline_mb * 1024 * 1024)}
+    else:
+        options_app = {}
     if getattr(args, "scheduler", None):
         options["cluster"] = args.scheduler  # slabs held and searched on that Dask cluster (toolkit/cluster.py)
     return create_app(path=args.path, api_key=api_key, public_url=args.public_url, max_upsert_body=max_upsert,
                       limits=limits, import_roots=getattr(args, "import_root", None) or (),
                       client_options=options, allowed_hosts=allowed_hosts(args.host, args.public_url),
-                      index_hosts=_index_hosts(args, max_upsert))
+                      index_hosts=_index_hosts(args, max_upsert), **options_app)
 
 
 def _index_hosts(args: argparse.Namespace, max_message_bytes: int) -> Any:

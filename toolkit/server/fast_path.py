@@ -8,8 +8,12 @@ endpoints in ``app``; every other path and method (a GET on /query, HEAD on fetc
 through to Starlette unchanged. It sits inside the guard (Host, Api-Key) and the index-port
 rewrite, so those apply as before.
 
-A route's work (JSON parse, toolkit call, encode) runs in a worker thread, as in ``app``: the
-exact scan releases the GIL, so it overlaps the event loop's parsing of the next requests.
+A route's work (JSON parse, toolkit call, encode) runs in a worker thread, as in ``app`` —
+except a small query (``small_query``: an in-memory namespace of at most ``inline_read_bytes``,
+no values asked for, top_k <= 100), which runs on the event loop: a sub-millisecond search
+costs less than the hop to a thread and back, and with 8 concurrent clients the threads only
+contend for the GIL (measured: benchmarks/results/http.md). Reads search an immutable snapshot,
+so the loop never waits for a lock.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..errors import ToolkitError
+from ..index import Index
 from .app import DATA_PREFIX, Call, Result, ServerConfig, base_url
 from .body import check_json_content_type, receive_body
 from .errors import error_response, unexpected
@@ -42,6 +47,7 @@ class FastRoute:
     suffix: str
     handler: Callable[[Call], Result]
     limit: int
+    inline: Callable[[Call], bool] | None = None  # True: run this call on the event loop
 
 
 def _headers_of(scope: Scope) -> tuple[str | None, str | None, str]:
@@ -100,7 +106,10 @@ class FastPath:
             query = QueryParams(scope["query_string"]) if scope["query_string"] else QueryParams()
             call = Call(route.method, scope["path"], {"index": name}, query, body,
                         base_url(host, scope.get("server"), self.config.public_url))
-            status, content, extra = await run_in_threadpool(_run, route.handler, call)
+            if route.inline is not None and route.inline(call):
+                status, content, extra = _run(route.handler, call)
+            else:
+                status, content, extra = await run_in_threadpool(_run, route.handler, call)
         except ToolkitError as exc:
             await error_response(exc, "data", headers)(scope, receive, send)
             return
@@ -120,8 +129,39 @@ class FastPath:
         await send({"type": "http.response.body", "body": content or b""})
 
 
+SMALL_TOP_K = 100  # a small query's answer is quick to shape too
+
+
+def small_query(client: Any, inline_read_bytes: int) -> Callable[[Call], bool] | None:
+    """A test of whether a query call may run on the event loop (None: never, ``inline_read_bytes`` 0).
+
+    Only an in-memory client's local index (no disk pages to fault in, no cluster to call), a
+    namespace of at most ``inline_read_bytes`` billed bytes, no values and top_k <= 100.
+    Anything malformed goes to the threadpool path, which reports it.
+    """
+    if inline_read_bytes <= 0 or getattr(client, "path", None) is not None:
+        return None
+
+    def small(call: Call) -> bool:
+        try:
+            body = call.json()
+            top_k = body.get("topK", body.get("top_k"))
+            if body.get("includeValues") or body.get("include_values") or type(top_k) is not int \
+                    or top_k > SMALL_TOP_K:
+                return False
+            index = client.Index(name=call.path_params["index"])
+            namespace = body.get("namespace")
+            return type(index) is Index and \
+                index.namespace_bytes(namespace if isinstance(namespace, str) else None) <= inline_read_bytes
+        except ToolkitError:
+            return False
+
+    return small
+
+
 def fast_routes(handlers: Any, config: ServerConfig) -> list[FastRoute]:
     """The hot routes of ``app.Handlers``: query, fetch, upsert."""
-    return [FastRoute("POST", "/query", handlers.query, config.max_body),
+    return [FastRoute("POST", "/query", handlers.query, config.max_body,
+                      small_query(handlers.client, config.inline_read_bytes)),
             FastRoute("GET", "/vectors/fetch", handlers.fetch, config.max_body),
             FastRoute("POST", "/vectors/upsert", handlers.upsert, config.max_upsert_body)]
