@@ -16,7 +16,8 @@ what this client and the loopback reach with zero server work: the bound that no
 change can pass. Each cell also records the client's and the server's CPU seconds per request
 (getrusage in the client, /proc/<pid>/stat for the server).
 
-Writes benchmarks/results/http_ab_<client>.json and renders http_ab.md from every client's JSON.
+Writes benchmarks/results/http_ab_<label>.json (label: --label, default the client) and renders
+http_ab.md from every such JSON.
 """
 
 from __future__ import annotations
@@ -149,6 +150,8 @@ def main() -> None:
     parser.add_argument("--old-server-args", default="")
     parser.add_argument("--new-server-args", default="--no-grpc")
     parser.add_argument("--client", choices=sorted(CLIENTS), default="wrk")
+    parser.add_argument("--label", default=None,
+                        help="names this run's JSON (http_ab_<label>.json) and section; default: the client")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=3.0)
@@ -203,7 +206,7 @@ def main() -> None:
         "old": str(args.old), "old_commit": _commit(args.old), "new_commit": _commit(ROOT),
         "old_server": f"{old_python} -m toolkit serve {args.old_server_args}".strip(),
         "new_server": f"python -m toolkit serve {args.new_server_args}".strip(),
-        "client": args.client, "client_what": CLIENTS[args.client],
+        "client": args.client, "client_what": CLIENTS[args.client], "label": args.label or args.client,
         "threads": args.threads, "seconds_per_cell": args.seconds, "rounds": args.rounds,
         "records": args.records, "dim": args.dim, "cpus": os.cpu_count(), "python": platform.python_version(),
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
@@ -213,9 +216,8 @@ def main() -> None:
     }
     result = {"meta": meta, "rows": rows, "ratios_new_over_old": [round(x, 3) for x in ratios],
               "median_ratio_new_over_old": round(statistics.median(ratios), 3), "medians": summary}
-    (args.out / f"http_ab_{args.client}.json").write_text(json.dumps(result, indent=2) + "\n")
-    results = [json.loads((args.out / f"http_ab_{c}.json").read_text()) for c in sorted(CLIENTS)
-               if (args.out / f"http_ab_{c}.json").exists()]
+    (args.out / f"http_ab_{meta['label']}.json").write_text(json.dumps(result, indent=2) + "\n")
+    results = [json.loads(path.read_text()) for path in sorted(args.out.glob("http_ab_*.json"))]
     md = args.out / "http_ab.md"
     md.write_text(HEADER + "\n".join(render_md(r) for r in results))
     print(f"median ratio new/old {result['median_ratio_new_over_old']}; wrote {md}", file=sys.stderr)
@@ -241,7 +243,7 @@ def render_md(result: dict[str, Any]) -> str:
     m = result["meta"]
     client = m.get("client", "httpx")
     lines = [
-        f"## Client: {client}",
+        f"## {m.get('label', client)} (client: {client})",
         "",
         f"`{m['command']}` — old = {m['old_commit']} (`{m['old_server']}`), new = {m['new_commit']} "
         f"(`{m['new_server']}`); query top_k=10 on {m['records']} x {m['dim']}d cosine, {m['threads']} concurrent "
