@@ -9,7 +9,8 @@ thread) run at once on loopback ports and hold the same 10k x 128 cosine records
 is identical for both: ``--client wrk`` (default; C, one thread, N keep-alive connections POSTing
 the SDK's camelCase query JSON from benchmarks/wrk/query.lua: cheap enough not to be the
 bottleneck) or ``--client httpx`` (this checkout's ``bench_http.py`` client: httpx keep-alive, N
-threads in one Python process, which itself tops out near the servers' rate). Cells alternate old, new, old, new... so that both see the same machine
+threads in one Python process, which itself tops out near the servers' rate). wrk is the Debian
+package of that name (``apt-get install -y wrk``). Cells alternate old, new, old, new... so that both see the same machine
 load; the ratio is taken pair by pair and its median reported. A third target, a canned-answer
 server (``--ceiling``: raw asyncio, no parsing beyond Content-Length, no toolkit), measures
 what this client and the loopback reach with zero server work: the bound that no server

@@ -10,7 +10,8 @@ read is the server's CPU seconds per request (/proc/<pid>/stat), which does not 
 fast the client is. The in-process rows time the handler's steps (parse, validate, query,
 shape, encode) with ``time.process_time`` on the same data.
 
-Writes benchmarks/results/http_layers.json and http_layers.md.
+Needs wrk (the Debian package: ``apt-get install -y wrk``). Writes benchmarks/results/http_layers.json
+and http_layers.md.
 """
 
 from __future__ import annotations
