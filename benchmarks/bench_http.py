@@ -43,7 +43,7 @@ from _clients import (  # noqa: E402
 )
 
 RESULTS = ROOT / "benchmarks" / "results"
-AB_SECTION = "<!-- A/B section: written by benchmarks/bench_http_ab.py -->"
+READING = "<!-- reading: hand-written; bench_http.py keeps everything below this line -->"
 
 
 # -- workloads (shared by the in-process runner and the HTTP client process) ------------------------
@@ -290,8 +290,8 @@ def main() -> None:
     (args.out / "http.json").write_text(json.dumps({"meta": meta, "results": rows, "overhead": overhead},
                                                    indent=2) + "\n")
     md = args.out / "http.md"
-    kept = md.read_text().partition(AB_SECTION)[2] if md.exists() else ""  # bench_http_ab.py's section
-    md.write_text(render_md(meta, rows, overhead) + (f"\n{AB_SECTION}{kept}" if kept else ""))
+    kept = md.read_text().partition(READING)[2] if md.exists() else ""  # the hand-written reading
+    md.write_text(render_md(meta, rows, overhead) + (f"\n{READING}{kept}" if kept else ""))
     print(f"wrote {args.out / 'http.json'} and {args.out / 'http.md'}", file=sys.stderr)
 
 

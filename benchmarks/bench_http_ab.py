@@ -1,19 +1,24 @@
 """REST query throughput of this checkout's server against another checkout's, interleaved A/B.
 
     python benchmarks/bench_http_ab.py --old /path/to/old/checkout [--old-python PY] [--rounds 5]
-        [--threads 8] [--seconds 3] [--records 10000] [--old-server-args ""] [--new-server-args "--no-grpc"]
+        [--client wrk|httpx] [--threads 8] [--seconds 3] [--records 10000] [--old-server-args ""]
+        [--new-server-args "--no-grpc"]
 
 Both servers (``python -m toolkit serve``, in memory, one uvicorn process each, BLAS at one
 thread) run at once on loopback ports and hold the same 10k x 128 cosine records; the client
-is this checkout's ``bench_http.py`` client (httpx keep-alive, N threads, SDK camelCase bodies),
-identical for both. Cells alternate old, new, old, new... so that both see the same machine
+is identical for both: ``--client wrk`` (default; C, one thread, N keep-alive connections POSTing
+the SDK's camelCase query JSON from benchmarks/wrk/query.lua: cheap enough not to be the
+bottleneck) or ``--client httpx`` (this checkout's ``bench_http.py`` client: httpx keep-alive, N
+threads in one Python process, which itself tops out near the servers' rate). wrk is the Debian
+package of that name (``apt-get install -y wrk``). Cells alternate old, new, old, new... so that both see the same machine
 load; the ratio is taken pair by pair and its median reported. A third target, a canned-answer
 server (``--ceiling``: raw asyncio, no parsing beyond Content-Length, no toolkit), measures
 what this client and the loopback reach with zero server work: the bound that no server
 change can pass. Each cell also records the client's and the server's CPU seconds per request
 (getrusage in the client, /proc/<pid>/stat for the server).
 
-Writes benchmarks/results/http_ab.json and the "A/B" section at the end of http.md.
+Writes benchmarks/results/http_ab_<label>.json (label: --label, default the client) and renders
+http_ab.md from every such JSON.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import argparse
 import asyncio
 import json
 import platform
+import resource
 import signal
 import statistics
 import subprocess
@@ -39,7 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _clients import ROOT, free_port, load, run_client, start_server, wait_healthy  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-SECTION = "<!-- A/B section: written by benchmarks/bench_http_ab.py -->"
+LUA = ROOT / "benchmarks" / "wrk" / "query.lua"
+CLIENTS = {"wrk": "wrk (C, 1 thread, keep-alive connections)",
+           "httpx": "httpx keep-alive, one thread per connection, one Python process"}
 CANNED = (b'{"results":[],"matches":[' + b",".join(
     b'{"id":"r%d","score":0.31234567,"values":[]}' % i for i in range(10)) +
     b'],"namespace":"data","usage":{"readUnits":1}}')
@@ -90,12 +98,45 @@ def start_ceiling(port: int) -> subprocess.Popen:
     return wait_healthy(proc, port, "the canned-answer server")
 
 
+def write_bodies(path: Path, dim: int) -> Path:
+    """The query bodies wrk posts in turn: the SDK's camelCase JSON, one per line, seeded as bench_http's."""
+    import orjson
+
+    from _clients import NAMESPACE, make_queries
+
+    with path.open("wb") as out:
+        for q in make_queries(256, dim, seed=7):
+            out.write(orjson.dumps({"topK": 10, "includeValues": False, "includeMetadata": False,
+                                    "namespace": NAMESPACE, "vector": q}) + b"\n")
+    return path
+
+
+def run_wrk(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One wrk run against ``url``'s query route: requests/s, latency and wrk's own CPU seconds."""
+    from _clients import INDEX
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(["wrk", "-t1", f"-c{args.threads}", f"-d{args.seconds:g}s", "-s", str(LUA),
+                          f"{url}/index/{INDEX}/query", "--", str(args.bodies)],
+                         check=True, capture_output=True, text=True, timeout=args.seconds + 60)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    row = json.loads(out.stdout.strip().splitlines()[-1])
+    seconds = row["duration_us"] / 1e6
+    return {"threads": args.threads, "requests": row["requests"], "errors": row["non_2xx"] + row["socket_errors"],
+            "seconds": round(seconds, 3), "requests_per_s": round(row["requests"] / seconds, 1),
+            "p50_ms": round(row["p50_ms"], 3), "p99_ms": round(row["p99_ms"], 3), "mean_ms": round(row["mean_ms"], 3),
+            "client_cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 3)}
+
+
 def cell(url: str, pid: int, args: argparse.Namespace) -> dict[str, Any]:
     before = cpu_seconds(pid)
-    row = run_client(ROOT / "benchmarks" / "bench_http.py",
-                     ["--url", url, "--client-kind", "httpx", "--op", "query", "--threads", str(args.threads),
-                      "--seconds", str(args.seconds), "--dim", str(args.dim), "--records", str(args.records),
-                      "--top-k", "10"])
+    if args.client == "wrk":
+        row = run_wrk(url, args)
+    else:
+        row = run_client(ROOT / "benchmarks" / "bench_http.py",
+                         ["--url", url, "--client-kind", "httpx", "--op", "query", "--threads", str(args.threads),
+                          "--seconds", str(args.seconds), "--dim", str(args.dim), "--records", str(args.records),
+                          "--top-k", "10"])
     row["server_cpu_s"] = round(cpu_seconds(pid) - before, 3)
     requests = max(1, row["requests"])
     row["server_cpu_ms_per_request"] = round(1000 * row["server_cpu_s"] / requests, 4)
@@ -109,6 +150,9 @@ def main() -> None:
     parser.add_argument("--old-python", default=None, help="its interpreter (default: <old>/.venv/bin/python)")
     parser.add_argument("--old-server-args", default="")
     parser.add_argument("--new-server-args", default="--no-grpc")
+    parser.add_argument("--client", choices=sorted(CLIENTS), default="wrk")
+    parser.add_argument("--label", default=None,
+                        help="names this run's JSON (http_ab_<label>.json) and section; default: the client")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=3.0)
@@ -124,6 +168,8 @@ def main() -> None:
     if args.old is None:
         parser.error("--old is required")
     old_python = args.old_python or str(args.old / ".venv" / "bin" / "python")
+    args.out.mkdir(parents=True, exist_ok=True)
+    args.bodies = write_bodies(args.out / f".ab_bodies_{os.getpid()}.txt", args.dim)
     load_before = [round(x, 2) for x in os.getloadavg()]
     ports = {"old": free_port(), "new": free_port()}
     procs: dict[str, subprocess.Popen] = {}
@@ -145,6 +191,7 @@ def main() -> None:
                       f"{row['server_cpu_ms_per_request']:.3f} ms CPU/req  client "
                       f"{row['client_cpu_ms_per_request']:.3f} ms CPU/req", file=sys.stderr)
     finally:
+        args.bodies.unlink(missing_ok=True)
         for proc in procs.values():
             proc.send_signal(signal.SIGTERM)
         for proc in procs.values():
@@ -160,6 +207,7 @@ def main() -> None:
         "old": str(args.old), "old_commit": _commit(args.old), "new_commit": _commit(ROOT),
         "old_server": f"{old_python} -m toolkit serve {args.old_server_args}".strip(),
         "new_server": f"python -m toolkit serve {args.new_server_args}".strip(),
+        "client": args.client, "client_what": CLIENTS[args.client], "label": args.label or args.client,
         "threads": args.threads, "seconds_per_cell": args.seconds, "rounds": args.rounds,
         "records": args.records, "dim": args.dim, "cpus": os.cpu_count(), "python": platform.python_version(),
         "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
@@ -169,12 +217,10 @@ def main() -> None:
     }
     result = {"meta": meta, "rows": rows, "ratios_new_over_old": [round(x, 3) for x in ratios],
               "median_ratio_new_over_old": round(statistics.median(ratios), 3), "medians": summary}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "http_ab.json").write_text(json.dumps(result, indent=2) + "\n")
-    md = args.out / "http.md"
-    text = md.read_text() if md.exists() else ""
-    text = text.split(SECTION)[0].rstrip() + "\n\n" + render_md(result)
-    md.write_text(text)
+    (args.out / f"http_ab_{meta['label']}.json").write_text(json.dumps(result, indent=2) + "\n")
+    results = [json.loads(path.read_text()) for path in sorted(args.out.glob("http_ab_*.json"))]
+    md = args.out / "http_ab.md"
+    md.write_text(HEADER + "\n".join(render_md(r) for r in results))
     print(f"median ratio new/old {result['median_ratio_new_over_old']}; wrote {md}", file=sys.stderr)
 
 
@@ -186,15 +232,23 @@ def _commit(path: Path) -> str:
         return "unknown"
 
 
+HEADER = """# REST query throughput, A/B against an older server (benchmarks/bench_http_ab.py)
+
+Both servers run at once on this machine and get the same client, cell by cell, alternating;
+the ratio is taken pair by pair. The reading of these numbers is in http.md.
+
+"""
+
+
 def render_md(result: dict[str, Any]) -> str:
     m = result["meta"]
+    client = m.get("client", "httpx")
     lines = [
-        SECTION,
-        "## A/B: this checkout's server against an older one, same machine, same client, interleaved",
+        f"## {m.get('label', client)} (client: {client})",
         "",
         f"`{m['command']}` — old = {m['old_commit']} (`{m['old_server']}`), new = {m['new_commit']} "
-        f"(`{m['new_server']}`); query top_k=10 on {m['records']} x {m['dim']}d cosine, {m['threads']} client "
-        f"threads (httpx keep-alive, one client process), {m['seconds_per_cell']} s per cell, {m['rounds']} rounds "
+        f"(`{m['new_server']}`); query top_k=10 on {m['records']} x {m['dim']}d cosine, {m['threads']} concurrent "
+        f"requests ({m.get('client_what', CLIENTS['httpx'])}), {m['seconds_per_cell']} s per cell, {m['rounds']} rounds "
         f"alternating old/new (and the canned-answer ceiling); BLAS threads {m['blas_threads']}; {m['cpus']} CPUs, "
         f"Python {m['python']}. Generated {m['generated']}; load average {m['load_average_before'][0]} before, "
         f"{m['load_average_after'][0]} after.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -220,6 +221,25 @@ def test_an_oversized_request_head_is_refused_and_the_server_keeps_serving(live_
         ok.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: " + b"a" * 50_000 +
                    b"\r\nConnection: close\r\n\r\n")
         assert b" 200 " in _closed_within(ok, 15).split(b"\r\n", 1)[0]
+
+
+def test_a_request_line_over_64_kb_is_served(live_server):
+    """httptools.parse_url refuses URLs over 64 KB; the server still serves such a fetch, as h11 does."""
+    port = live_server
+    ids = [f"id{k:04d}" + "x" * 95 for k in range(700)]
+    body = json.dumps({"vectors": [{"id": i, "values": [1, 0, 0, 0]} for i in ids], "namespace": "long"}).encode()
+    with socket.create_connection(("127.0.0.1", port)) as up:
+        up.sendall(b"POST /index/idx/vectors/upsert HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                   b"Connection: close\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        assert b" 200 " in _closed_within(up, 15).split(b"\r\n", 1)[0]
+    target = "/index/idx/vectors/fetch?namespace=long&" + "&".join(f"ids={i}" for i in ids)
+    assert 65_535 < len(target) < 100_000
+    with socket.create_connection(("127.0.0.1", port)) as get:
+        get.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        answer = _closed_within(get, 15)
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    assert b" 200 " in head.split(b"\r\n", 1)[0], answer[:200]
+    assert sorted(json.loads(payload)["vectors"]) == ids
 
 
 # -- item 10: import roots ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The protocol switch (toolkit/server/protocol_switch.py) in isolation, against two loopback echo
-targets that say which one they are and which index the port map names for their peer."""
+targets that say which one they are and which index the port map names for their peer; and the
+REST server taking index-port connections over whole (no proxy hop)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import socket
 import threading
 import time
 
+import httpx
 import pytest
 
+import toolkit
+from toolkit.server import start
 from toolkit.server.protocol_switch import PREFACE, IndexPorts, PortMap
 
 
@@ -98,3 +102,57 @@ def test_silent_and_tls_clients_are_closed_and_connections_capped(switch):
             sock.close()
     time.sleep(0.7)  # the held ones time out (they never spoke), freeing their slots
     assert ask(port, b"GET / HTTP/1.1\r\n\r\n").startswith(b"H:demo:")
+
+
+def test_http1_connections_are_handed_over_whole_when_a_handoff_is_given():
+    port_map = PortMap()
+    http, grpc = Target("H", port_map), Target("G", port_map)
+
+    def handoff(sock: socket.socket) -> None:  # answers on the socket itself, as the REST server's loop would
+        def answer() -> None:
+            with sock:
+                sock.setblocking(True)
+                sock.sendall(b"handed:" + sock.recv(4096))
+
+        threading.Thread(target=answer, daemon=True).start()
+
+    ports = IndexPorts("127.0.0.1", 0, ("127.0.0.1", http.port), ("127.0.0.1", grpc.port), port_map,
+                       http_handoff=handoff)
+    try:
+        port = ports.port_of("demo")
+        assert ports.listening.get(port) == "demo"
+        assert ask(port, b"GET /x HTTP/1.1\r\n\r\n") == b"handed:GET /x HTTP/1.1\r\n\r\n"  # its first bytes unread
+        assert ask(port, PREFACE + b"frames") == b"G:demo:" + PREFACE + b"frames"  # gRPC is still spliced
+        ports.close("demo")
+        assert ports.listening.get(port) is None
+    finally:
+        ports.stop()
+        http.sock.close()
+        grpc.sock.close()
+
+
+def test_rest_on_an_index_port_is_served_without_a_proxy_hop():
+    tk = toolkit.Client()
+    server = start(tk)  # gRPC on: each index gets its own port
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            created = http.post("/indexes", json={"name": "hop", "dimension": 2, "metric": "cosine",
+                                                  "spec": {"serverless": {"cloud": "aws", "region": "us-east-1"}}})
+            host = created.json()["host"]
+        hosts = server._server.config.app.state.config.index_hosts
+        port = int(host.rsplit(":", 1)[1])
+        assert hosts.listening.get(port) == "hop"
+        with httpx.Client(base_url=host, timeout=10) as http:
+            assert http.post("/vectors/upsert", json={"vectors": [{"id": "a", "values": [1, 0]}]}).status_code == 200
+            for _ in range(3):
+                resp = http.post("/query", json={"vector": [1, 0], "topK": 1, "includeValues": True})
+                assert resp.status_code == 200 and resp.json()["matches"][0]["id"] == "a"
+                assert len(hosts.map) == 0  # no front-to-app proxy connection was opened
+            assert http.get("/vectors/fetch", params={"ids": "a"}).json()["vectors"]["a"]["values"] == [1, 0]
+            assert http.post("/describe_index_stats", json={}).json()["totalVectorCount"] == 1
+        tk.delete_index("hop")
+        with httpx.Client(base_url=host, timeout=10) as http:  # the port stays; the index is gone
+            assert http.post("/query", json={"vector": [1, 0], "topK": 1}).status_code == 404
+    finally:
+        server.stop()
+        tk.close()

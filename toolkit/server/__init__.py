@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from .app import MAX_REQUEST_HEAD_BYTES, create_app
+from .limits import ServerLimits, uvicorn_options
 
 __all__ = ["create_app", "start", "BackgroundServer"]
 
@@ -42,10 +43,13 @@ class BackgroundServer:
         hosts = getattr(getattr(getattr(app, "state", None), "config", None), "index_hosts", None)
         if hosts is not None:  # the index ports' fronts dial the app where it really listens
             hosts.bind_host, hosts.main_port = host, port
+        limits = getattr(getattr(getattr(app, "state", None), "config", None), "limits", None) or ServerLimits()
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                                 lifespan="on", timeout_graceful_shutdown=10, server_header=False,
-                                h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES, http="h11")
+                                **uvicorn_options(limits, "auto", MAX_REQUEST_HEAD_BYTES))
         self._server = uvicorn.Server(config)
+        if hosts is not None:  # index ports hand REST connections to this server (no proxy hop)
+            hosts.serve_rest_with(self._server)
         self._thread = threading.Thread(target=self._server.run, name=f"toolkit-server-{port}", daemon=True)
 
     def start(self, timeout: float = 10.0) -> BackgroundServer:

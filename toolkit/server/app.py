@@ -19,6 +19,7 @@ are parsed, and every request is validated as a whole before the toolkit changes
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hmac
 import logging
@@ -42,9 +43,10 @@ from ..cluster_partial import to_wire as partial_to_wire
 from ..errors import InvalidArgumentError, ToolkitError, UnauthenticatedError
 from ..records import MAX_UPSERT_BYTES
 from . import routes_more, wire
+from .body import check_json_content_type, receive_body
 from .errors import Plane, error_response, not_found_route, plane_of, unexpected, unsupported
 from .headers import lsn_headers, request_id
-from .limits import DEFAULT_MAX_HEAD_BYTES, ServerLimits, read_with_deadline
+from .limits import DEFAULT_MAX_HEAD_BYTES, ServerLimits
 
 logger = logging.getLogger("toolkit.server")
 
@@ -53,8 +55,10 @@ logger = logging.getLogger("toolkit.server")
 # so the raw body gets 8x slack. Any other request is far smaller.
 DEFAULT_MAX_UPSERT_BODY = 8 * MAX_UPSERT_BYTES
 DEFAULT_MAX_BODY = 4_000_000
-DRAIN_FACTOR = 4  # read and drop up to 4x the limit so the client sees our 400, then stop reading
 DATA_PREFIX = "/index"
+# An exact scan of 8 MiB takes well under a millisecond here; the hop to a worker thread and back,
+# with 8 clients contending for the GIL, costs more than that (benchmarks/results/http.md).
+DEFAULT_INLINE_READ_BYTES = 8 * 1024 * 1024
 MAX_REQUEST_HEAD_BYTES = DEFAULT_MAX_HEAD_BYTES  # a fetch of 1000 ids of up to 512 characters is a long GET line
 _HOST_HEADER = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
 
@@ -73,6 +77,8 @@ class ServerConfig:
     limits: ServerLimits = field(default_factory=ServerLimits)
     # folders whose files imports may read over the wire (toolkit.confine); empty: imports are off
     import_roots: tuple[Path, ...] = ()
+    # small queries (in-memory namespaces of at most this many billed bytes) run on the event loop
+    inline_read_bytes: int = DEFAULT_INLINE_READ_BYTES
 
 
 @dataclass
@@ -245,61 +251,22 @@ class Handlers:
 
 async def read_body(request: Request, limit: int, limits: ServerLimits | None = None) -> bytes:
     """Read the body, refusing (with a 400) one over ``limit`` bytes, before anything is parsed,
-    and (with a 408) one that does not arrive within ``limits``' deadlines."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise InvalidArgumentError("Content-Length is not a number", path="body") from None
-        if size > limit:
-            await _drain(request, limit)
-            raise _too_large(size, limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in read_with_deadline(request.stream(), limits or ServerLimits()):
-        size += len(chunk)
-        if size > limit:
-            await _drain(request, limit, size)
-            raise _too_large(size, limit, at_least=True)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def _drain(request: Request, limit: int, seen: int = 0) -> None:
-    """Read and drop the rest of a refused body (up to a cap) so the client can read our 400."""
-    with contextlib.suppress(ClientDisconnect, RuntimeError):
-        async for chunk in request.stream():
-            seen += len(chunk)
-            if seen > DRAIN_FACTOR * limit:
-                return
-
-
-def _too_large(size: int, limit: int, at_least: bool = False) -> InvalidArgumentError:
-    what = f"more than {limit}" if at_least else str(size)
-    return InvalidArgumentError(
-        f"request body is {what} bytes; this server accepts at most {limit} bytes per request "
-        f"(upserts are limited to 2 MB of records and 1000 records) — send smaller batches",
-        path="body",
-    )
-
-
-def check_json_content_type(value: str | None) -> None:
-    """Bodies must be declared JSON, as every SDK does. This also makes a browser preflight any
-    cross-site write, so a web page cannot post to a key-less local server behind its user's back."""
-    media = (value or "").split(";", 1)[0].strip().lower()
-    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
-        raise InvalidArgumentError(f"Content-Type must be application/json, got {value or 'none'}",
-                                   path="content-type")
+    and (with a 408) one that does not arrive within ``limits``' deadlines (``body.receive_body``)."""
+    return await receive_body(request.receive, request.headers.get("content-length"), limit, limits)
 
 
 def request_base_url(request: Request, public_url: str | None) -> str:
+    return base_url(request.headers.get("host", ""), request.scope.get("server"), public_url)
+
+
+def base_url(host: str, server: Any, public_url: str | None) -> str:
+    """The base URL a client dialled: ``public_url``, else its Host header (when it is a plausible
+    name), else the address the server listens on (``server``: the ASGI scope's (host, port))."""
     if public_url:
         return public_url.rstrip("/")
-    host = request.headers.get("host", "")
     if host and _HOST_HEADER.match(host) and ("." in host or "localhost" in host.lower()):
         return f"http://{host}"
-    server = request.scope.get("server") or ("127.0.0.1", 80)
+    server = server or ("127.0.0.1", 80)
     address = server[0] if server[0] not in ("0.0.0.0", "::", "", None) else "127.0.0.1"
     if ":" in address:
         address = f"[{address}]"
@@ -365,6 +332,13 @@ def _unsupported(what: str) -> Callable[[Request], Any]:
                               {"x-pinecone-request-id": request_id()})
 
     return endpoint
+
+
+def _check_inline_read_bytes(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgumentError(f"inline_read_bytes must be an integer >= 0, got {value!r}",
+                                   path="inline_read_bytes")
+    return value
 
 
 class MethodNotAllowedError(InvalidArgumentError):
@@ -441,6 +415,7 @@ def create_app(
     index_hosts: Any = None,
     limits: ServerLimits | None = None,
     import_roots: Iterable[str | Path] = (),
+    inline_read_bytes: int = DEFAULT_INLINE_READ_BYTES,
 ) -> Starlette:
     """Return the ASGI app serving ``client`` (or a new ``toolkit.Client(path=path)``).
 
@@ -454,7 +429,8 @@ def create_app(
     each index its own port for REST + gRPC (started and stopped with the app; see index_hosts).
     ``limits``: body deadlines (the CLI also passes its header timeout and connection cap to
     uvicorn). ``import_roots``: the folders imports may read over the wire (``toolkit.confine``);
-    none by default, so bulk imports answer 403.
+    none by default, so bulk imports answer 403. ``inline_read_bytes``: queries of an in-memory
+    namespace of at most this many billed bytes run on the event loop (0: every query in a thread).
     """
     from ..confine import resolve_roots
 
@@ -470,7 +446,8 @@ def create_app(
     config = ServerConfig(api_key=api_key or None, public_url=public_url, max_upsert_body=max_upsert_body,
                           max_body=min(max_body, max_upsert_body), close_client=bool(close_client),
                           description=description, index_hosts=None if public_url else index_hosts,
-                          limits=limits or ServerLimits(), import_roots=roots)
+                          limits=limits or ServerLimits(), import_roots=roots,
+                          inline_read_bytes=_check_inline_read_bytes(inline_read_bytes))
     h = Handlers(client, config.index_hosts)
 
     def route(path: str, method: Callable[[Call], Result], methods: Iterable[str], plane: Plane,
@@ -530,7 +507,7 @@ def create_app(
             logger.info("requests must carry the Api-Key this server was started with")
         logger.info("serving %s", config.description)
         if config.index_hosts is not None:
-            await run_in_threadpool(config.index_hosts.start, client, config.api_key)
+            await run_in_threadpool(config.index_hosts.start, client, config.api_key, asyncio.get_running_loop())
         try:
             yield
         finally:
@@ -544,12 +521,15 @@ def create_app(
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.router.redirect_slashes = False  # DELETE /indexes/ is a 404, never a redirect to another method's target
+    from .fast_path import FastPath, fast_routes
+
+    app.add_middleware(FastPath, routes=fast_routes(h, config), config=config)  # innermost: after the guard
     hosts = None if allowed_hosts is None else tuple(h.lower() for h in allowed_hosts)
     if config.api_key is not None or hosts is not None:
         app.add_middleware(GuardMiddleware, api_key=config.api_key, allowed_hosts=hosts)
     if config.index_hosts is not None:  # outermost: index-port requests are rewritten before the guard
         app.add_middleware(config.index_hosts.middleware_class, port_map=config.index_hosts.map,
-                           front_host=config.index_hosts.front_host)
+                           front_host=config.index_hosts.front_host, listening=config.index_hosts.listening)
     app.state.client = client
     app.state.config = config
     return app

@@ -30,6 +30,7 @@ DEFAULT_BODY_IDLE_TIMEOUT = 15.0
 DEFAULT_MAX_CONNECTIONS = 512
 # A fetch of 1000 ids of up to 512 characters is a long GET line (h11's own default cap is 16 KB).
 DEFAULT_MAX_HEAD_BYTES = 2_000_000
+PARSE_URL_MAX = 65_535  # httptools.parse_url refuses a longer URL ("url is too long")
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,8 @@ def timed_httptools_protocol(header_timeout: float, max_head_bytes: int = DEFAUL
 
     The timer starts when the connection opens and at the first byte of each later request
     (``on_message_begin``), and stops when the parser has every header (``on_headers_complete``).
+    A request line over 64 KB (e.g. a fetch of 1000 long ids), which ``httptools.parse_url``
+    refuses, is split at its ``?`` here, so it is served as h11 serves it (up to ``max_head_bytes``).
     """
     import httptools
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -186,7 +189,13 @@ def timed_httptools_protocol(header_timeout: float, max_head_bytes: int = DEFAUL
 
         def on_headers_complete(self) -> None:
             self._head.disarm()  # the head is complete (the body has its own deadline)
+            query = None
+            if len(self.url) > PARSE_URL_MAX:  # httptools.parse_url refuses longer URLs: it parses the path alone
+                self.url, _, rest = self.url.partition(b"?")
+                query = rest.partition(b"#")[0]
             super().on_headers_complete()
+            if query is not None:
+                self.scope["query_string"] = query
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._head.disarm()

@@ -7,13 +7,17 @@ local emulator gives each index its own port; so does this server: ``describe_in
 ``http://127.0.0.1:<index port>`` and that one host serves the REST data plane and gRPC.
 
 How one port serves both (the protocol switch). Each index port is a small asyncio TCP front:
-it reads the first bytes of a connection; the HTTP/2 client preface (``PRI * HTTP/2.0``) goes
-to the in-process gRPC server, anything else to the REST app (uvicorn, the main port). Both
-targets listen on loopback. The front splices bytes both ways and never parses the protocols.
-Before it forwards a byte it records ``its outgoing local port -> index name`` in a
-``PortMap``; the gRPC servicer and the REST middleware look the peer's port up there to learn
-the index (a peer they do not know gets a clean error). Connections are capped, a client that
-sends nothing times out, and a client that disconnects mid-stream just closes both sides.
+it peeks at the first bytes of a connection; the HTTP/2 client preface (``PRI * HTTP/2.0``) goes
+to the in-process gRPC server, anything else to the REST app. A plain HTTP/1.1 connection is
+handed over whole (``http_handoff``: the accepted socket itself, its bytes unread) to the REST
+server's event loop, which serves it as if it had accepted it, so a REST request costs no proxy
+hop; ``listening`` maps the index port to its index, and the REST middleware reads the port a
+request arrived on from the ASGI scope. Without a hand-off (and for TLS and gRPC) the front
+dials the target on loopback and splices bytes both ways, never parsing the protocols. Before
+it forwards a byte it records ``its outgoing local port -> index name`` in a ``PortMap``; the
+gRPC servicer and the REST middleware look the peer's port up there to learn the index (a peer
+they do not know gets a clean error). Connections are capped, a client that sends nothing
+times out, and a client that disconnects mid-stream just closes both sides.
 
 TLS. The front peeks (``MSG_PEEK``) rather than reads, so a TLS ClientHello can still be handed
 to a TLS handshake: with ``--tls-cert/--tls-key`` an index port also accepts TLS (ALPN ``h2``
@@ -29,7 +33,7 @@ import logging
 import socket
 import ssl
 import threading
-from typing import Any, Awaitable
+from typing import Any, Awaitable, Callable
 
 logger = logging.getLogger("toolkit.server.ports")
 
@@ -121,8 +125,12 @@ class IndexPorts:
     def __init__(self, bind_host: str, first_port: int, http_target: tuple[str, int],
                  grpc_target: tuple[str, int], port_map: PortMap,
                  max_connections: int = MAX_CONNECTIONS, ssl_context: ssl.SSLContext | None = None,
-                 first_bytes_timeout: float = FIRST_BYTES_TIMEOUT) -> None:
+                 first_bytes_timeout: float = FIRST_BYTES_TIMEOUT,
+                 http_handoff: Callable[[socket.socket], None] | None = None,
+                 listening: PortMap | None = None) -> None:
         self.bind_host = bind_host
+        self.http_handoff = http_handoff  # takes ownership of a plain HTTP/1.1 connection's socket
+        self.listening = listening if listening is not None else PortMap()  # index port -> index
         self.first_port = first_port
         self.http_target = http_target
         self.grpc_target = grpc_target
@@ -163,8 +171,10 @@ class IndexPorts:
     def close(self, name: str) -> None:
         """Stop listening on an index's port (its open connections finish on their own)."""
         with self._lock:
-            self._ports.pop(name, None)
+            port = self._ports.pop(name, None)
             server = self._servers.pop(name, None)
+        if port is not None:
+            self.listening.remove(port)
         if server is not None:
             self._call(self._stop(server))
 
@@ -172,6 +182,8 @@ class IndexPorts:
         with self._lock:
             servers = list(self._servers.values())
             self._servers.clear()
+            for port in self._ports.values():
+                self.listening.remove(port)
             self._ports.clear()
         for server in servers:
             with contextlib.suppress(Exception):
@@ -218,6 +230,7 @@ class IndexPorts:
                 last = exc
                 continue
             bound = int(listener.getsockname()[1])
+            self.listening.add(bound, name)
             self._servers[name] = (listener, self._loop.create_task(self._accept(name, listener)))
             logger.info("index %r: REST and gRPC on %s:%d%s", name, self.bind_host, bound,
                         " (TLS accepted too)" if self.ssl_context is not None else "")
@@ -267,6 +280,7 @@ class IndexPorts:
     async def _connection(self, name: str, sock: socket.socket) -> None:
         self.connections += 1
         writer: asyncio.StreamWriter | None = None
+        owned = True
         try:
             sock.setblocking(False)
             with contextlib.suppress(OSError):
@@ -281,6 +295,10 @@ class IndexPorts:
                     logger.warning("index %r: a client opened TLS but the server has no --tls-cert. For gRPC pass "
                                    "grpc_scheme='http' (or set PINECONE_GRPC_SCHEME=http), or start the server "
                                    "with --tls-cert/--tls-key", name)
+                return
+            if not tls and not is_http2(first) and self.http_handoff is not None:
+                owned = False
+                self.http_handoff(sock)  # served by the REST server's own loop from here on
                 return
             reader = asyncio.StreamReader(limit=CHUNK)
             protocol = asyncio.StreamReaderProtocol(reader)
@@ -299,7 +317,7 @@ class IndexPorts:
             self.connections -= 1
             if writer is not None:
                 await _close(writer)
-            else:
+            elif owned:
                 sock.close()
 
     async def _serve(self, name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -89,7 +89,8 @@ def inference_routes(client: Any, config: Any, data_prefix: str, index_model: Ca
         async def run(request: Request) -> Response:
             from starlette.concurrency import run_in_threadpool
 
-            from .app import check_json_content_type, read_body
+            from .app import read_body
+            from .body import check_json_content_type
 
             headers = {"x-pinecone-request-id": request_id()}
             plane = plane_of(request.url.path)
