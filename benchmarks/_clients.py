@@ -9,6 +9,7 @@ every client and every run sends the same vectors.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -144,3 +145,19 @@ def load(url: str, records: int, dim: int, api_key: str = "bench") -> str:
             http.post(f"{url}/index/{INDEX}/vectors/upsert",
                       json={"vectors": vectors[i: i + 500], "namespace": NAMESPACE}).raise_for_status()
         return str(resp.json()["host"])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def write_query_bodies(path: Path, dim: int, count: int) -> Path:
+    """Write ``count`` query bodies (the SDK's camelCase JSON, one per line, seed 7) for wrk to post in turn."""
+    with path.open("wb") as out:
+        for q in make_queries(count, dim, seed=7):
+            out.write(json.dumps({"topK": 10, "includeValues": False, "includeMetadata": False,
+                                  "namespace": NAMESPACE, "vector": q}, separators=(",", ":")).encode() + b"\n")
+    return path
+

@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _clients import ROOT, free_port, load, run_client, start_server, wait_healthy  # noqa: E402
+from _clients import (ROOT, cpu_seconds, free_port, load, run_client, start_server, wait_healthy,  # noqa: E402
+                      write_query_bodies)
 
 RESULTS = ROOT / "benchmarks" / "results"
 LUA = ROOT / "benchmarks" / "wrk" / "query.lua"
@@ -52,11 +53,6 @@ CANNED = (b'{"results":[],"matches":[' + b",".join(
     b'{"id":"r%d","score":0.31234567,"values":[]}' % i for i in range(10)) +
     b'],"namespace":"data","usage":{"readUnits":1}}')
 
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def ceiling_main(port: int) -> None:
@@ -97,18 +93,6 @@ def start_ceiling(port: int) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, __file__, "--ceiling-server", str(port)], cwd=ROOT)
     return wait_healthy(proc, port, "the canned-answer server")
 
-
-def write_bodies(path: Path, dim: int) -> Path:
-    """The query bodies wrk posts in turn: the SDK's camelCase JSON, one per line, seeded as bench_http's."""
-    import orjson
-
-    from _clients import NAMESPACE, make_queries
-
-    with path.open("wb") as out:
-        for q in make_queries(256, dim, seed=7):
-            out.write(orjson.dumps({"topK": 10, "includeValues": False, "includeMetadata": False,
-                                    "namespace": NAMESPACE, "vector": q}) + b"\n")
-    return path
 
 
 def run_wrk(url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -169,7 +153,7 @@ def main() -> None:
         parser.error("--old is required")
     old_python = args.old_python or str(args.old / ".venv" / "bin" / "python")
     args.out.mkdir(parents=True, exist_ok=True)
-    args.bodies = write_bodies(args.out / f".ab_bodies_{os.getpid()}.txt", args.dim)
+    args.bodies = write_query_bodies(args.out / f".ab_bodies_{os.getpid()}.txt", args.dim, 256)
     load_before = [round(x, 2) for x in os.getloadavg()]
     ports = {"old": free_port(), "new": free_port()}
     procs: dict[str, subprocess.Popen] = {}

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _clients import INDEX, NAMESPACE, ROOT, free_port, load, make_queries, wait_healthy  # noqa: E402
+from _clients import (INDEX, NAMESPACE, ROOT, cpu_seconds, free_port, load, make_queries,  # noqa: E402
+                      wait_healthy, write_query_bodies)
 
 RESULTS = ROOT / "benchmarks" / "results"
 LUA = ROOT / "benchmarks" / "wrk" / "query.lua"
@@ -103,19 +104,6 @@ def serve_layer(layer: str, port: int, http: str) -> None:
 
 # -- measuring ----------------------------------------------------------------------------------------
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def write_bodies(path: Path, dim: int) -> Path:
-    import orjson
-
-    with path.open("wb") as out:
-        for q in make_queries(64, dim, seed=7):
-            out.write(orjson.dumps({"topK": 10, "includeValues": False, "includeMetadata": False,
-                                    "namespace": NAMESPACE, "vector": q}) + b"\n")
-    return path
 
 
 def run_wrk(url: str, bodies: Path, seconds: float, connections: int, cpu: str | None) -> dict[str, Any]:
@@ -235,7 +223,7 @@ def main() -> None:
     args.client_cpu = args.client_cpu or None
     load_before = [round(x, 2) for x in os.getloadavg()]
     args.out.mkdir(parents=True, exist_ok=True)
-    bodies = write_bodies(args.out / ".query_bodies.txt", args.dim)
+    bodies = write_query_bodies(args.out / ".query_bodies.txt", args.dim, 64)
     rows = []
     try:
         for variant in args.variants.split(","):
