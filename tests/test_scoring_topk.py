@@ -19,17 +19,18 @@ def _reference(keys: np.ndarray, k: int) -> list[int]:
         scoring.BOUND_MIN_KEYS = saved
 
 
-def _finite_reference(keys: np.ndarray, k: int) -> list[int]:
-    """The k smallest finite keys plus every key tied with the k-th (argsort, no partition)."""
-    finite = np.flatnonzero(np.isfinite(keys))
-    if finite.size <= k:
-        return sorted(finite.tolist())
-    ranked = finite[np.argsort(keys[finite], kind="stable")]
-    return sorted(np.flatnonzero(np.isfinite(keys) & (keys <= keys[ranked[k - 1]])).tolist())
+def _ranked_reference(keys: np.ndarray, k: int) -> list[int]:
+    """The k smallest rankable keys (not +inf, not NaN; -inf is a score of +inf and ranks first)
+    plus every key tied with the k-th (argsort, no partition)."""
+    rankable = np.flatnonzero(keys < np.inf)
+    if rankable.size <= k:
+        return sorted(rankable.tolist())
+    ranked = rankable[np.argsort(keys[rankable], kind="stable")]
+    return sorted(np.flatnonzero((keys < np.inf) & (keys <= keys[ranked[k - 1]])).tolist())
 
 
 @pytest.mark.parametrize("case", ["random", "ties", "few_values", "nan_inf", "all_equal", "sorted", "negzero"])
-@pytest.mark.parametrize("k", [1, 10, 100, 1000])
+@pytest.mark.parametrize("k", [1, 3, 5, 10, 100, 1000])
 def test_large_top_candidates_equal_the_reference(case, k):
     rng = np.random.default_rng(abs(hash((case, k))) % 2**32)
     n = BOUND_MIN_KEYS * 2 + 77
@@ -51,8 +52,7 @@ def test_large_top_candidates_equal_the_reference(case, k):
         keys[1::2] = 0.0
     got = top_candidates(keys, k)
     assert sorted(got.tolist()) == _reference(keys, k)
-    if case != "nan_inf":  # (a -inf among the k empties both answers: never a key of a real scan)
-        assert sorted(got.tolist()) == _finite_reference(keys, k)
+    assert sorted(got.tolist()) == _ranked_reference(keys, k)
     assert np.all(keys[got][1:] >= keys[got][:-1])  # best first
 
 
@@ -66,3 +66,23 @@ def test_exact_kernel_cosine_scores_do_not_depend_on_the_path():
     assert result.scores.tolist() == kernel.rescore(q, result.rows).tolist()
     full = kernel.rescore(q, None)
     assert sorted(result.rows.tolist()) == sorted(np.argsort(-full, kind="stable")[:25].tolist())
+
+
+@pytest.mark.parametrize("n", [50, BOUND_MIN_KEYS + 4464])
+def test_a_score_of_plus_infinity_is_kept_and_ranks_first(n):
+    """A dot product that overflows float32 is a score of +inf (key -inf): a real match, ranked first.
+
+    With the narrowing (n above BOUND_MIN_KEYS) the kept set can hold exactly k keys, and the
+    k >= n branch used to drop the -inf key along with the +inf ones; top_k = 1 and top_k >= rows
+    dropped it without the narrowing too.
+    """
+    vectors = np.random.default_rng(1).normal(size=(n, 2)).astype(np.float32)
+    vectors[23] = [3e38, 3e38]
+    kernel = ExactKernel("dotproduct", vectors)
+    query = Query(dense=np.array([1.0, 1.0], np.float32))
+    with np.errstate(over="ignore"):
+        for k in (1, 2, 3, 10, n):
+            result = kernel.search(query, k)
+            assert result.rows.size == min(k, n), k
+            assert result.rows[0] == 23 and result.scores[0] == np.inf, k
+

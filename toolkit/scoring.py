@@ -98,16 +98,18 @@ def top_candidates(keys: np.ndarray, k: int) -> np.ndarray:
         kept = _below_kth_bound(keys, k)
         if kept is not None and kept.size < n // 2:
             return kept[top_candidates(keys[kept], k)]
+    # A key of +inf marks a row that is not allowed and NaN one that cannot rank; -inf is a real
+    # key (a score of +inf, e.g. an overflowing dot product) and ranks first.
     if k >= n:
         order = np.argsort(keys, kind="stable")
-        return order[np.isfinite(keys[order])]
+        return order[keys[order] < np.inf]
     # Partition around position k: the first k are the k smallest and the key at position k is
     # the smallest of the rest, so a tie across the boundary shows without another full pass.
     order = np.argpartition(keys, k)
     part = order[:k]
     kth = keys[part].max()
-    if not np.isfinite(kth):
-        part = part[np.isfinite(keys[part])]
+    if not kth < np.inf:  # +inf or NaN among the k
+        part = part[keys[part] < np.inf]
     elif keys[order[k]] <= kth:  # rows outside the k tie with the k-th: keep them all
         part = np.flatnonzero(keys <= kth)
     return part[np.argsort(keys[part], kind="stable")]
