@@ -147,6 +147,8 @@ def test_only_small_in_memory_queries_run_on_the_event_loop(tmp_path):
     assert small(call({"vector": [1, 0, 0, 0], "top_k": 10, "namespace": "empty"}))
     assert not small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns", "includeValues": True}))
     assert not small(call({"vector": [1, 0, 0, 0], "topK": 101, "namespace": "ns"}))
+    # a filter runs over every row: its cost is not bounded by the namespace's bytes
+    assert not small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns", "filter": {"g": {"$nin": [1]}}}))
     assert not small(call({"vector": [1, 0, 0, 0], "topK": "10", "namespace": "ns"}))
     assert not small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns"}, index="nope"))
     assert not small(Call("POST", "/index/idx/query", {"index": "idx"}, None, b"{nope", ""))  # type: ignore[arg-type]

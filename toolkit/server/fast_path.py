@@ -136,7 +136,9 @@ def small_query(client: Any, inline_read_bytes: int) -> Callable[[Call], bool] |
     """A test of whether a query call may run on the event loop (None: never, ``inline_read_bytes`` 0).
 
     Only an in-memory client's local index (no disk pages to fault in, no cluster to call), a
-    namespace of at most ``inline_read_bytes`` billed bytes, no values and top_k <= 100.
+    namespace of at most ``inline_read_bytes`` billed bytes, no values, no filter and top_k <= 100.
+    A filter is evaluated over every row, so its cost is not bounded by the bytes (a few dozen
+    ``$nin`` lists over 8 MiB of small records take a few hundred ms): filtered queries take a thread.
     Anything malformed goes to the threadpool path, which reports it.
     """
     if inline_read_bytes <= 0 or getattr(client, "path", None) is not None:
@@ -146,8 +148,8 @@ def small_query(client: Any, inline_read_bytes: int) -> Callable[[Call], bool] |
         try:
             body = call.json()
             top_k = body.get("topK", body.get("top_k"))
-            if body.get("includeValues") or body.get("include_values") or type(top_k) is not int \
-                    or top_k > SMALL_TOP_K:
+            if body.get("includeValues") or body.get("include_values") or body.get("filter") \
+                    or type(top_k) is not int or top_k > SMALL_TOP_K:
                 return False
             index = client.Index(name=call.path_params["index"])
             namespace = body.get("namespace")
