@@ -161,3 +161,17 @@ def write_query_bodies(path: Path, dim: int, count: int) -> Path:
                                   "namespace": NAMESPACE, "vector": q}, separators=(",", ":")).encode() + b"\n")
     return path
 
+
+def filled_index(records: int, dim: int) -> tuple[Any, Any]:
+    """(client, index): an in-memory index ``INDEX`` (cosine) whose namespace ``NAMESPACE`` holds
+    ``records`` vectors (seed 1)."""
+    import toolkit
+
+    client = toolkit.Client()
+    client.create_index(name=INDEX, dimension=dim, metric="cosine")
+    index = client.Index(INDEX)
+    vectors = make_vectors(records, dim, seed=1, prefix="r")
+    for i in range(0, len(vectors), 500):
+        index.upsert(vectors=vectors[i : i + 500], namespace=NAMESPACE, show_progress=False)
+    return client, index
+

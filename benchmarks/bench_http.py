@@ -33,6 +33,7 @@ from _clients import (  # noqa: E402
     NAMESPACE,
     ROOT,
     best,
+    filled_index,
     free_port,
     load,
     make_queries,
@@ -169,18 +170,6 @@ def client_cell(url: str, kind: str, op: str, threads: int, args: argparse.Names
 
 # -- orchestration ----------------------------------------------------------------------------------
 
-def in_process_index(args: argparse.Namespace) -> Any:
-    import toolkit
-
-    client = toolkit.Client()
-    client.create_index(name=INDEX, dimension=args.dim, metric="cosine")
-    index = client.Index(INDEX)
-    vectors = make_vectors(args.records, args.dim, seed=1, prefix="r")
-    for i in range(0, len(vectors), 500):
-        index.upsert(vectors=vectors[i : i + 500], namespace=NAMESPACE, show_progress=False)
-    return index
-
-
 def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -224,7 +213,7 @@ def main() -> None:
     load_before = [round(x, 2) for x in os.getloadavg()]
     rows: list[dict[str, Any]] = []
     print(f"in-process: loading {args.records} x {args.dim}d ...", file=sys.stderr)
-    index = in_process_index(args)
+    _, index = filled_index(args.records, args.dim)
     local = InProcess(index)
     for op in ops:
         factory, what = workload(op, args)

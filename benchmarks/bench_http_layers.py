@@ -162,16 +162,10 @@ def in_process_steps(args: argparse.Namespace, repeat: int = 3000) -> list[dict[
     """CPU per call of each step of a query request's handler, outside any server."""
     import orjson
 
-    import toolkit
-    from _clients import make_vectors
+    from _clients import filled_index
     from toolkit.server import wire
 
-    client = toolkit.Client()
-    client.create_index(name=INDEX, dimension=args.dim, metric="cosine")
-    index = client.Index(INDEX)
-    vectors = make_vectors(args.records, args.dim, seed=1, prefix="r")
-    for i in range(0, len(vectors), 500):
-        index.upsert(vectors=vectors[i: i + 500], namespace=NAMESPACE, show_progress=False)
+    client, index = filled_index(args.records, args.dim)
     body = orjson.dumps({"topK": 10, "includeValues": False, "includeMetadata": False, "namespace": NAMESPACE,
                          "vector": make_queries(1, args.dim, seed=7)[0]})
     data = wire.loads(body)
