@@ -22,6 +22,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .errors import DataLossError
+from .row_select import selected_rows
 
 _EMPTY_KEYS = np.empty(0, "S1")
 
@@ -112,14 +113,7 @@ class IdColumn:
         """``ids[row]``: a ``str``; ``ids[rows]``, ``ids[mask]``, ``ids[a:b]``: an object array of ``str``."""
         if isinstance(key, (int, np.integer)):
             return self.keys[self.rank[key]].decode("ascii")
-        if isinstance(key, slice):
-            rows = np.arange(self.size)[key]
-        else:
-            rows = np.asarray(key)
-            if rows.dtype == bool:
-                if rows.shape != (self.size,):
-                    raise IndexError(f"boolean index of {rows.shape} for {self.size} ids")
-                rows = np.flatnonzero(rows)
+        rows = selected_rows(key, self.size)
         out = np.empty(rows.shape, dtype=object)
         if rows.size:
             out.ravel()[:] = self.strings(rows.ravel())

@@ -14,6 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .row_select import selected_rows
+
 _NO_ROWS = np.empty(0, np.int64)
 
 
@@ -69,19 +71,6 @@ class LsnRuns:
         out = self.expand()
         return out if dtype is None else out.astype(dtype, copy=False)
 
-    def _rows(self, key: Any) -> np.ndarray:
-        if isinstance(key, slice):
-            return np.arange(self.n)[key]
-        rows = np.asarray(key)
-        if rows.dtype == bool:
-            if rows.shape != (self.n,):
-                raise IndexError(f"boolean index of {rows.shape} for {self.n} rows")
-            return np.flatnonzero(rows)
-        rows = rows.astype(np.int64, copy=False)
-        if rows.size and (rows.max() >= self.n or rows.min() < -self.n):
-            raise IndexError(f"rows out of range for a block of {self.n}")
-        return np.where(rows < 0, rows + self.n, rows)
-
     def __getitem__(self, key: Any) -> Any:
         """One row's LSN (int), or the LSNs of the rows selected (a new ``LsnRuns``, in that order)."""
         if isinstance(key, (int, np.integer)):
@@ -89,7 +78,7 @@ class LsnRuns:
             if not 0 <= row < self.n:
                 raise IndexError(f"row {int(key)} of a block of {self.n}")
             return int(self.values[np.searchsorted(self.starts, row, side="right") - 1])
-        rows = self._rows(key)
+        rows = selected_rows(key, self.n)
         if not rows.size:
             return LsnRuns(_NO_ROWS, _NO_ROWS, 0)
         return LsnRuns.from_array(self.values[np.searchsorted(self.starts, rows, side="right") - 1])

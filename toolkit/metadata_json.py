@@ -17,6 +17,8 @@ from typing import Any, Sequence
 import numpy as np
 import pyarrow as pa
 
+from .row_select import selected_rows
+
 _SEPARATORS = (",", ":")
 
 
@@ -105,16 +107,7 @@ class AbsentMetadata:
             if not -self.n <= int(key) < self.n:
                 raise IndexError(f"row {int(key)} of a block of {self.n}")
             return None
-        if isinstance(key, slice):
-            return AbsentMetadata(len(range(*key.indices(self.n))))
-        positions = np.asarray(key)
-        if positions.dtype == bool:
-            if positions.shape != (self.n,):
-                raise IndexError(f"boolean index of {positions.shape} for {self.n} rows")
-            return AbsentMetadata(int(np.count_nonzero(positions)))
-        if positions.size and (positions.max() >= self.n or positions.min() < -self.n):
-            raise IndexError(f"rows out of range for a block of {self.n}")
-        return AbsentMetadata(int(positions.size))
+        return AbsentMetadata(int(selected_rows(key, self.n).size))
 
     def tolist(self) -> list[Any]:
         return [None] * self.n

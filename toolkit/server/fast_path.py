@@ -10,7 +10,7 @@ rewrite, so those apply as before.
 
 A route's work (JSON parse, toolkit call, encode) runs in a worker thread, as in ``app`` —
 except a small query (``small_query``: an in-memory namespace of at most ``inline_read_bytes``,
-no values asked for, top_k <= 100), which runs on the event loop: a sub-millisecond search
+no values asked for, no filter, top_k <= 100), which runs on the event loop: a sub-millisecond search
 costs less than the hop to a thread and back, and with 8 concurrent clients the threads only
 contend for the GIL (measured: benchmarks/results/http.md). Reads search an immutable snapshot,
 so the loop never waits for a lock.
