@@ -31,9 +31,9 @@ def _ranked_reference(keys: np.ndarray, k: int) -> list[int]:
 
 @pytest.mark.parametrize("case", ["random", "ties", "few_values", "nan_inf", "all_equal", "sorted", "negzero"])
 @pytest.mark.parametrize("k", [1, 3, 5, 10, 100, 1000])
-def test_large_top_candidates_equal_the_reference(case, k):
-    rng = np.random.default_rng(abs(hash((case, k))) % 2**32)
-    n = BOUND_MIN_KEYS * 2 + 77
+@pytest.mark.parametrize("n", [BOUND_MIN_KEYS * 2 + 77, 140_077])
+def test_large_top_candidates_equal_the_reference(case, k, n):
+    rng = np.random.default_rng(abs(hash((case, k, n))) % 2**32)
     keys = rng.normal(size=n).astype(np.float32)
     if case == "ties":
         keys = np.round(keys * 20).astype(np.float32)
@@ -54,6 +54,15 @@ def test_large_top_candidates_equal_the_reference(case, k):
     assert sorted(got.tolist()) == _reference(keys, k)
     assert sorted(got.tolist()) == _ranked_reference(keys, k)
     assert np.all(keys[got][1:] >= keys[got][:-1])  # best first
+
+
+@pytest.mark.parametrize(("n", "k"), [(2048, 10), (10_000, 10), (10_000, 50), (140_077, 1000)])
+def test_the_narrowing_applies_from_a_few_thousand_keys(n, k):
+    """A 10k-row scan is the common small query; a full partition there cost as much as the scan."""
+    keys = np.random.default_rng(n).normal(size=n).astype(np.float32)
+    kept = scoring._below_kth_bound(keys, k)
+    assert kept is not None and k <= kept.size < n // 4
+    assert sorted(top_candidates(keys, k).tolist()) == _ranked_reference(keys, k)
 
 
 def test_exact_kernel_cosine_scores_do_not_depend_on_the_path():
