@@ -46,7 +46,8 @@ class BackgroundServer:
         limits = getattr(getattr(getattr(app, "state", None), "config", None), "limits", None) or ServerLimits()
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                                 lifespan="on", timeout_graceful_shutdown=10, server_header=False,
-                                **uvicorn_options(limits, "auto", MAX_REQUEST_HEAD_BYTES))
+                                **uvicorn_options(limits, "auto", MAX_REQUEST_HEAD_BYTES,
+                                                  lane=getattr(getattr(app, "state", None), "lane", None)))
         self._server = uvicorn.Server(config)
         if hosts is not None:  # index ports hand REST connections to this server (no proxy hop)
             hosts.serve_rest_with(self._server)

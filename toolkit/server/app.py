@@ -378,25 +378,27 @@ class GuardMiddleware:
         self.key = None if api_key is None else api_key.encode()
         self.allowed_hosts = allowed_hosts
 
+    def refusal(self, scope: Scope) -> ToolkitError | None:
+        """Why an HTTP request is refused (a Host not served, a missing or wrong key), or None."""
+        headers = dict((k, v) for k, v in scope["headers"] if k in (b"host", b"api-key"))
+        if self.allowed_hosts is not None:
+            host = headers.get(b"host", b"").decode("latin-1")
+            if not _host_allowed(host, self.allowed_hosts):
+                return InvalidArgumentError(f"Host {host[:80]!r} is not served here (allowed: "
+                                            f"{', '.join(self.allowed_hosts)}; see --public-url)")
+        if self.key is not None:
+            given = headers.get(b"api-key")
+            if given is None or not hmac.compare_digest(given, self.key):
+                reason = "missing Api-Key header" if given is None else "invalid API key"
+                return UnauthenticatedError(f"{reason}; this server requires the key it was started with")
+        return None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            exc: ToolkitError | None = None
-            headers = dict((k, v) for k, v in scope["headers"] if k in (b"host", b"api-key"))
-            if self.allowed_hosts is not None:
-                host = headers.get(b"host", b"").decode("latin-1")
-                if not _host_allowed(host, self.allowed_hosts):
-                    exc = InvalidArgumentError(f"Host {host[:80]!r} is not served here (allowed: "
-                                               f"{', '.join(self.allowed_hosts)}; see --public-url)")
-            if exc is None and self.key is not None:
-                given = headers.get(b"api-key")
-                if given is None or not hmac.compare_digest(given, self.key):
-                    reason = "missing Api-Key header" if given is None else "invalid API key"
-                    exc = UnauthenticatedError(f"{reason}; this server requires the key it was started with")
-            if exc is not None:
-                response = error_response(exc, plane_of(scope.get("path", "")),
-                                          {"x-pinecone-request-id": request_id()})
-                await response(scope, receive, send)
-                return
+        exc = self.refusal(scope) if scope["type"] == "http" else None
+        if exc is not None:
+            response = error_response(exc, plane_of(scope.get("path", "")), {"x-pinecone-request-id": request_id()})
+            await response(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 
@@ -522,14 +524,24 @@ def create_app(
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, lifespan=lifespan)
     app.router.redirect_slashes = False  # DELETE /indexes/ is a 404, never a redirect to another method's target
     from .fast_path import FastPath, fast_routes
+    from .lane import InlineLane
 
-    app.add_middleware(FastPath, routes=fast_routes(h, config), config=config)  # innermost: after the guard
+    routes_fast = fast_routes(h, config)
+    app.add_middleware(FastPath, routes=routes_fast, config=config)  # innermost: after the guard
     hosts = None if allowed_hosts is None else tuple(h.lower() for h in allowed_hosts)
-    if config.api_key is not None or hosts is not None:
+    guarded = config.api_key is not None or hosts is not None
+    if guarded:
         app.add_middleware(GuardMiddleware, api_key=config.api_key, allowed_hosts=hosts)
-    if config.index_hosts is not None:  # outermost: index-port requests are rewritten before the guard
-        app.add_middleware(config.index_hosts.middleware_class, port_map=config.index_hosts.map,
-                           front_host=config.index_hosts.front_host, listening=config.index_hosts.listening)
+    index_hosts = config.index_hosts
+    if index_hosts is not None:  # outermost: index-port requests are rewritten before the guard
+        app.add_middleware(index_hosts.middleware_class, port_map=index_hosts.map,
+                           front_host=index_hosts.front_host, listening=index_hosts.listening)
+    # The same three steps for the HTTP protocol's lane (lane.py): the server passes it to uvicorn_options.
+    app.state.lane = InlineLane(
+        FastPath(app, routes_fast, config),
+        GuardMiddleware(app, config.api_key, hosts) if guarded else None,
+        None if index_hosts is None else index_hosts.middleware_class(
+            app, index_hosts.map, index_hosts.front_host, index_hosts.listening))
     app.state.client = client
     app.state.config = config
     return app

@@ -176,7 +176,8 @@ def run(args: argparse.Namespace) -> int:
         app, host=args.host, port=args.port, log_level=args.log_level, access_log=args.access_log,
         lifespan="on", timeout_graceful_shutdown=30, server_header=False,
         loop=getattr(args, "loop", "auto"),
-        **uvicorn_options(app.state.config.limits, getattr(args, "http", "auto"), MAX_REQUEST_HEAD_BYTES),
+        **uvicorn_options(app.state.config.limits, getattr(args, "http", "auto"), MAX_REQUEST_HEAD_BYTES,
+                          lane=app.state.lane),
     )
     server = uvicorn.Server(config)
     if app.state.config.index_hosts is not None:  # index ports hand REST connections to this server

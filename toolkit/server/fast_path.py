@@ -89,6 +89,14 @@ class FastPath:
         route = self.routes.get((scope["method"], path[end:]))
         return None if route is None else (route, path[len(_PREFIX):end])
 
+    def call_of(self, route: FastRoute, name: str, scope: Scope, body: bytes, ctype: str | None, host: str) -> Call:
+        """The handler's view of a request whose body has arrived (a body not declared JSON is refused)."""
+        if body and not body.isspace():
+            check_json_content_type(ctype)
+        query = QueryParams(scope["query_string"]) if scope["query_string"] else QueryParams()
+        return Call(route.method, scope["path"], {"index": name}, query, body,
+                    base_url(host, scope.get("server"), self.config.public_url))
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self.match(scope) if scope["type"] == "http" else None
         if found is None:
@@ -101,11 +109,7 @@ class FastPath:
             body = b""
             if route.method == "POST":
                 body = await receive_body(receive, length, route.limit, self.config.limits)
-                if body and not body.isspace():
-                    check_json_content_type(ctype)
-            query = QueryParams(scope["query_string"]) if scope["query_string"] else QueryParams()
-            call = Call(route.method, scope["path"], {"index": name}, query, body,
-                        base_url(host, scope.get("server"), self.config.public_url))
+            call = self.call_of(route, name, scope, body, ctype, host)
             if route.inline is not None and route.inline(call):
                 status, content, extra = _run(route.handler, call)
             else:
@@ -119,14 +123,52 @@ class FastPath:
         except Exception as exc:  # a bug: 500, logged, never a traceback on the wire
             await unexpected(exc, "data", headers)(scope, receive, send)
             return
-        headers.update(extra)
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-        if content is None:
-            raw.append((b"content-length", b"0"))
-        else:
-            raw += [(b"content-length", str(len(content)).encode("latin-1")), _JSON]
-        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.start", "status": status, "headers": _raw_headers(headers, extra, content)})
         await send({"type": "http.response.body", "body": content or b""})
+
+    def answer_now(self, scope: Scope, body: bytes) -> Answer | None:
+        """The whole answer to a request whose body has fully arrived, if it is one the event loop
+        serves itself (a route with an ``inline`` test that passes: a small query); None otherwise,
+        and then nothing has run. The status, headers and body are those ``__call__`` sends."""
+        found = self.match(scope)
+        if found is None or found[0].method != "POST":
+            return None
+        route, name = found
+        inline = route.inline
+        if inline is None:
+            return None
+        length, ctype, host = _headers_of(scope)
+        if len(body) > route.limit or length is None:  # refused (400) by the usual path, which reads bodies
+            return None
+        headers = {"x-pinecone-request-id": request_id()}
+        try:
+            call = self.call_of(route, name, scope, body, ctype, host)
+            if not inline(call):
+                return None
+            status, content, extra = _run(route.handler, call)
+        except ToolkitError as exc:
+            return _answer_of(error_response(exc, "data", headers))
+        except Exception as exc:  # a bug: 500, logged, never a traceback on the wire
+            return _answer_of(unexpected(exc, "data", headers))
+        return status, _raw_headers(headers, extra, content), content or b""
+
+
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # (status, header lines, body) of a whole response
+
+
+def _raw_headers(headers: dict[str, str], extra: Mapping[str, str], content: bytes | None) -> list[tuple[bytes, bytes]]:
+    """The response header lines of a handler's answer, in the order the Starlette endpoints send them."""
+    headers.update(extra)
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    if content is None:
+        raw.append((b"content-length", b"0"))
+    else:
+        raw += [(b"content-length", str(len(content)).encode("latin-1")), _JSON]
+    return raw
+
+
+def _answer_of(response: Response) -> Answer:
+    return response.status_code, list(response.raw_headers), bytes(response.body)
 
 
 SMALL_TOP_K = 100  # a small query's answer is quick to shape too

@@ -145,17 +145,21 @@ class IndexPortRewrite:
             name = self.map.get(client[1]) if client and client[0] == self.front_host else None
         return name
 
+    def rewritten(self, scope: Scope) -> Scope:
+        """``scope`` with its path under ``/index/<name>`` if it came through an index's port."""
+        name = self.index_of(scope)
+        if name is None:
+            return scope
+        prefix = f"{DATA_PREFIX}/{quote(name, safe='')}"
+        scope = dict(scope)
+        scope["path"] = prefix + scope["path"]
+        raw = scope.get("raw_path")
+        if isinstance(raw, (bytes, bytearray)):
+            scope["raw_path"] = prefix.encode() + bytes(raw)
+        return scope
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            name = self.index_of(scope)
-            if name is not None:
-                prefix = f"{DATA_PREFIX}/{quote(name, safe='')}"
-                scope = dict(scope)
-                scope["path"] = prefix + scope["path"]
-                raw = scope.get("raw_path")
-                if isinstance(raw, (bytes, bytearray)):
-                    scope["raw_path"] = prefix.encode() + bytes(raw)
-        await self.app(scope, receive, send)
+        await self.app(self.rewritten(scope) if scope["type"] == "http" else scope, receive, send)
 
 
 def uvicorn_handoff(server: Any, loop: asyncio.AbstractEventLoop) -> Callable[[socket.socket], None]:

@@ -24,6 +24,9 @@ from ..errors import DeadlineExceededError
 
 _timeout: Any = getattr(asyncio, "timeout", None)  # Python 3.11+
 
+# A request's whole answer, if it can be given at once (lane.InlineLane): (status, header lines, body)
+Lane = Callable[[dict[str, Any], bytes], "tuple[int, list[tuple[bytes, bytes]], bytes] | None"]
+
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_BODY_TIMEOUT = 60.0
 DEFAULT_BODY_IDLE_TIMEOUT = 15.0
@@ -146,9 +149,12 @@ def timed_protocol(header_timeout: float) -> type:
     return HeaderTimeoutProtocol
 
 
-def timed_httptools_protocol(header_timeout: float, max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES) -> type:
+def timed_httptools_protocol(header_timeout: float, max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES,
+                             lane: Lane | None = None) -> type:
     """Return a uvicorn httptools protocol class that closes a connection whose request head is
-    late, and answers 400 to a head (request line and headers) over ``max_head_bytes``.
+    late, answers 400 to a head (request line and headers) over ``max_head_bytes``, sends a
+    response's head and body in one write (``one_write``), and lets ``lane`` answer a POST
+    whose body came in the same read as its head, on the spot (``lane``'s module docstring).
 
     The timer starts when the connection opens and at the first byte of each later request
     (``on_message_begin``), and stops when the parser has every header (``on_headers_complete``).
@@ -156,12 +162,17 @@ def timed_httptools_protocol(header_timeout: float, max_head_bytes: int = DEFAUL
     refuses, is split at its ``?`` here, so it is served as h11 serves it (up to ``max_head_bytes``).
     """
     import httptools
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+    from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
+
+    from .one_write import HeadWithBody
 
     class HeaderTimeoutHttpTools(HttpToolsProtocol):
         """uvicorn's httptools protocol plus a timer on each request head and a cap on its size."""
 
         _head_bytes = 0
+        _in_head = False  # on_headers_complete of a request the lane may answer is running
+        _held: tuple[Any, Any] | None = None  # (cycle, app) of that request, its ASGI task not started
 
         def on_url(self, url: bytes) -> None:
             self._count(len(url))
@@ -193,9 +204,62 @@ def timed_httptools_protocol(header_timeout: float, max_head_bytes: int = DEFAUL
             if len(self.url) > PARSE_URL_MAX:  # httptools.parse_url refuses longer URLs: it parses the path alone
                 self.url, _, rest = self.url.partition(b"?")
                 query = rest.partition(b"#")[0]
-            super().on_headers_complete()
+            self._in_head = lane is not None and self.parser.get_method() == b"POST" \
+                and not self.expect_100_continue and not self.flow.write_paused and not self.parser.should_upgrade()
+            try:
+                super().on_headers_complete()
+            finally:
+                self._in_head = False
             if query is not None:
                 self.scope["query_string"] = query
+            cycle = self.cycle  # the new request's (its task has not run yet)
+            if cycle is not None and cycle.transport is self.transport:
+                cycle.transport = HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
+
+        # -- the lane: uvicorn starts a request's ASGI task at the end of its head; a lane candidate's
+        # start waits for the end of the read. If the body is complete by then, the lane may answer.
+        def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+            if self._in_head and app is self.app:
+                self._held = (cycle, app)
+            else:
+                super()._start_asgi_task(cycle, app)
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            held, self._held = self._held, None
+            if held is not None and not self._answered(held[0]):
+                super()._start_asgi_task(*held)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            held, self._held = self._held, None
+            if held is not None and not self.transport.is_closing():  # its body is still on its way
+                super()._start_asgi_task(*held)
+
+        def _answered(self, cycle: Any) -> bool:
+            """Answer ``cycle`` (body complete) through the lane, as uvicorn would send the answer; False: declined."""
+            assert lane is not None
+            answer = lane(cycle.scope, bytes(cycle.body))
+            if answer is None:
+                return False
+            status, headers, body = answer
+            if self.access_log:  # the line uvicorn's own send() logs
+                scope = cycle.scope
+                self.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(scope), scope["method"],
+                                        get_path_with_query_string(scope), scope["http_version"], status)
+            lines = [STATUS_LINE[status]]
+            for name, value in [*self.server_state.default_headers, *headers]:
+                lines += [name, b": ", value, b"\r\n"]
+            if not cycle.keep_alive:
+                lines.append(b"connection: close\r\n")
+            lines += [b"\r\n", body]
+            cycle.response_started = cycle.response_complete = True
+            if not self.transport.is_closing():
+                self.transport.write(b"".join(lines))
+                if not cycle.keep_alive:
+                    self.transport.close()
+            self.on_response_complete()
+            return True
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._head.disarm()
@@ -217,10 +281,11 @@ def default_http() -> str:
     return "httptools"
 
 
-def uvicorn_options(limits: ServerLimits, http: str = "h11", max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES
-                    ) -> dict[str, Any]:
+def uvicorn_options(limits: ServerLimits, http: str = "h11", max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES,
+                    lane: Lane | None = None) -> dict[str, Any]:
     """Return the ``uvicorn.Config`` keywords that enforce ``limits`` with the ``http`` parser
-    ("h11", "httptools", or "auto": ``default_http()``); both enforce the request-head timeout."""
+    ("h11", "httptools", or "auto": ``default_http()``); both enforce the request-head timeout.
+    ``lane`` (httptools only; the app's ``state.lane``): what answers small queries on the spot."""
     if http == "auto":
         http = default_http()
     extra: dict[str, Any] = {}
@@ -228,7 +293,7 @@ def uvicorn_options(limits: ServerLimits, http: str = "h11", max_head_bytes: int
         protocol: Any = timed_protocol(limits.header_timeout)
         extra["h11_max_incomplete_event_size"] = max_head_bytes
     elif http == "httptools":
-        protocol = timed_httptools_protocol(limits.header_timeout, max_head_bytes)
+        protocol = timed_httptools_protocol(limits.header_timeout, max_head_bytes, lane)
     else:
         raise ValueError(f"http must be h11, httptools or auto, got {http!r}")
     return {"http": protocol, "limit_concurrency": limits.max_connections, "timeout_keep_alive": 5, **extra}

@@ -1,0 +1,41 @@
+"""The event loop's own lane: a small query answered inside the HTTP protocol, with no ASGI cycle.
+
+A query that ``fast_path.small_query`` lets run on the event loop costs ~0.1 ms of search; around
+it, uvicorn and ASGI cost as much again: a task per request, the middleware chain, the body read
+under its deadlines, two ``send`` messages (benchmarks/results/http.md). When such a request's
+body arrives in the same read as its head, the server's httptools protocol
+(``limits.timed_httptools_protocol``) hands the whole request to ``InlineLane`` before it starts
+a task, and writes the answer itself. The lane applies what the middleware would: the index-port
+rewrite, then the guard (Host, Api-Key), then ``FastPath.answer_now``, so the status, headers and
+body are those of the ASGI path (tested). Anything else it declines (None) and uvicorn serves as
+usual: a refused key, a filter, a large namespace, a body still on its way, a pipelined request
+behind one in progress, ``Expect: 100-continue``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .app import GuardMiddleware
+from .fast_path import Answer, FastPath
+
+
+class InlineLane:
+    """``lane(scope, body)``: the whole answer to a complete request, or None to serve it as usual."""
+
+    def __init__(self, fast: FastPath, guard: GuardMiddleware | None = None, rewrite: Any = None) -> None:
+        """``rewrite``: the app's ``index_hosts.IndexPortRewrite``, when index ports are served."""
+        self.fast = fast
+        self.guard = guard
+        self.rewrite = rewrite
+        self.answered = 0  # requests the lane answered (for tests and diagnostics)
+
+    def __call__(self, scope: dict[str, Any], body: bytes) -> Answer | None:
+        if self.rewrite is not None:
+            scope = self.rewrite.rewritten(scope)
+        if self.guard is not None and self.guard.refusal(scope) is not None:
+            return None  # the guard's own refusal is answered by the usual path
+        answer = self.fast.answer_now(scope, body)
+        if answer is not None:
+            self.answered += 1
+        return answer
