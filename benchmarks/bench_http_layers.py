@@ -52,6 +52,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "toolkit-httptools": ("the toolkit server, httptools", ["toolkit", "--http", "httptools"]),
     "toolkit-asyncio": ("the toolkit server, httptools on the asyncio loop", ["toolkit", "--http", "httptools",
                                                                                "--loop", "asyncio"]),
+    "toolkit-no-lane": ("the toolkit server without the protocol's lane (every query through an ASGI task)",
+                        ["--layer", "toolkit-no-lane"]),
     "toolkit": ("the toolkit server as `toolkit serve --no-grpc` starts it", ["toolkit"]),
     "toolkit-index-port": ("the toolkit server with its defaults (gRPC on), queried on the index's own port "
                            "(the host describe_index gives the SDK)", ["toolkit", "--grpc"]),
@@ -69,6 +71,13 @@ def serve_layer(layer: str, port: int, http: str) -> None:
         return
     import uvicorn
 
+    if layer == "toolkit-no-lane":  # `toolkit serve --no-grpc` with uvicorn given no lane
+        from toolkit.server import create_app
+        from toolkit.server.limits import ServerLimits, uvicorn_options
+
+        uvicorn.run(create_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                    server_header=False, **uvicorn_options(ServerLimits(), http))
+        return
     if layer == "asgi":
         async def app(scope: Any, receive: Any, send: Any) -> None:
             if scope["type"] != "http":
@@ -141,7 +150,7 @@ def measure(variant: str, args: argparse.Namespace, bodies: Path) -> dict[str, A
     proc = start(variant, port, args)
     try:
         url = f"http://127.0.0.1:{port}/index/{INDEX}/query"
-        if VARIANTS[variant][1][0] in ("toolkit", "old"):
+        if VARIANTS[variant][1][0] in ("toolkit", "old") or variant.startswith("toolkit"):
             host = load(f"http://127.0.0.1:{port}", args.records, args.dim)
             if "--grpc" in VARIANTS[variant][1]:
                 url = f"{host}/query"
@@ -149,6 +158,8 @@ def measure(variant: str, args: argparse.Namespace, bodies: Path) -> dict[str, A
         before = cpu_seconds(proc.pid)
         row = run_wrk(url, bodies, args.seconds, args.connections, args.client_cpu)
         row["server_cpu_ms_per_request"] = round(1000 * (cpu_seconds(proc.pid) - before) / max(1, row["requests"]), 4)
+        if row["non_2xx"] or row["socket_errors"]:  # an error answer is not throughput
+            raise RuntimeError(f"{variant}: {row['non_2xx']} non-2xx answers, {row['socket_errors']} socket errors")
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
