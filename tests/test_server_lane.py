@@ -8,7 +8,9 @@ aside). Which requests the lane takes is checked through its ``answered`` count.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
 import socket
 import time
@@ -170,14 +172,14 @@ def test_refusals_of_the_guard_and_unknown_indexes_take_the_asgi_path(servers):
 
 
 def test_pipelined_requests_are_answered_in_order(servers):
-    """Five requests in one write, the second one filtered (an ASGI task): the three behind it wait
-    for it in uvicorn's pipeline, and the answers come in the order asked."""
+    """Five requests in one write, the second one filtered (an ASGI task): the lane answers the
+    first (once per read), the rest take turns in uvicorn's pipeline, in the order asked."""
     asked = [{**QUERY, "vector": [1, 0, 0, 0]}, {**QUERY, "filter": {"g": 0}}, {**QUERY, "vector": [1, 9, 0, 0]},
              {**QUERY, "vector": [1, 1, 0, 0]}, {**QUERY, "vector": [1, 0, 0, 0]}]
     answers, lane = _same(servers, b"".join(_request("/index/idx/query", json.dumps(q).encode(), _headers(servers))
                                             for q in asked), answers=5)
     assert [_ids(a) for a in answers] == [_local_ids(q) for q in asked]
-    assert lane == 1  # the first; the rest were queued behind the filtered one
+    assert lane == 1  # the first; the others in that read took turns
 
 
 def test_a_body_still_on_its_way_is_read_by_the_asgi_path(servers):
@@ -219,3 +221,112 @@ def test_the_index_port_is_served_by_the_lane(servers):
     main = _exchange(with_lane.port, _request("/index/idx/query", body, _headers(servers)))
     assert _comparable(a[0]) == _comparable(b[0]) == _comparable(main[0])
     assert a[0].startswith(b"HTTP/1.1 200 ") and _answered(with_lane) - before == 2
+
+
+# -- the protocol itself, driven with a recording transport (no sockets, no timing) ----------------
+
+class _Recorder(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.out: list[bytes] = []
+        self.closed = False
+
+    def write(self, data) -> None:
+        self.out.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name, default=None):
+        return {"peername": ("127.0.0.1", 5555), "sockname": ("127.0.0.1", 80)}.get(name, default)
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+def _drive(lane, *reads: bytes, settle: float = 0.2, log: logging.Handler | None = None) -> tuple[_Recorder, object]:
+    """Feed ``reads`` to one connection of the server's protocol class, one read per loop turn;
+    ``log`` also receives uvicorn's error log (its loggers do not propagate)."""
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    from toolkit.server.limits import timed_httptools_protocol
+
+    async def main():
+        cls = timed_httptools_protocol(10.0, lane=lane.state.lane)
+        config = uvicorn.Config(lane, http=cls, lifespan="off", proxy_headers=False)  # (re)configures logging
+        if log is not None:
+            logging.getLogger("uvicorn.error").addHandler(log)
+        protocol = cls(config=config, server_state=ServerState(), app_state={}, _loop=asyncio.get_running_loop())
+        transport = _Recorder()
+        protocol.connection_made(transport)
+        for data in reads:
+            protocol.data_received(data)
+            await asyncio.sleep(0)
+        await asyncio.sleep(settle)
+        state = protocol.timeout_keep_alive_task
+        transport.close()
+        protocol.connection_lost(None)
+        return transport, state
+
+    return asyncio.run(main())
+
+
+@pytest.fixture(scope="module")
+def app():
+    tk = toolkit.Client()
+    tk.create_index(name="idx", dimension=4, metric="cosine")
+    tk.Index("idx").upsert(vectors=RECORDS, namespace="ns")
+    yield create_app(tk)
+    tk.close()
+
+
+JSON_HEAD = {"Content-Type": "application/json"}
+
+
+def test_a_request_after_a_lane_answer_in_the_same_read_is_not_cut_by_the_keep_alive_timer(app):
+    """The lane's answer arms the keep-alive timer; the next request of that read, whose body is
+    still on its way, must stop it (else the connection closes 5 s later, mid-request)."""
+    body = json.dumps(QUERY).encode()
+    second = _request("/index/idx/query", body, JSON_HEAD)
+    transport, timer = _drive(app, _request("/index/idx/query", body, JSON_HEAD) + second[:-10])
+    assert len(transport.out) == 1 and timer is None
+    transport, timer = _drive(app, _request("/index/idx/query", body, JSON_HEAD) + second[:-10], second[-10:])
+    assert b"".join(transport.out).count(b"HTTP/1.1 200 OK\r\n") == 2
+
+
+def test_a_head_answer_is_not_overtaken_by_the_next_lane_answer(app):
+    head = _request("/nope", None, {}, method="HEAD")
+    transport, _ = _drive(app, head, _request("/index/idx/query", json.dumps(QUERY).encode(), JSON_HEAD))
+    answers = b"".join(transport.out)
+    assert answers.startswith(b"HTTP/1.1 404 Not Found\r\n") and answers.count(b"HTTP/1.1 200 OK\r\n") == 1
+
+
+def test_a_failure_inside_the_lane_is_served_by_the_asgi_path(app, monkeypatch, caplog):
+    lane = app.state.lane
+    monkeypatch.setattr(lane.fast, "answer_now", lambda scope, body: 1 / 0)
+    try:
+        transport, _ = _drive(app, _request("/index/idx/query", json.dumps(QUERY).encode(), JSON_HEAD),
+                              log=caplog.handler)
+    finally:
+        logging.getLogger("uvicorn.error").removeHandler(caplog.handler)
+    answer = b"".join(transport.out)
+    assert answer.startswith(b"HTTP/1.1 200 OK") and _ids(answer) == _local_ids(QUERY)
+    assert "the inline lane failed" in caplog.text
+
+
+def test_forwarded_requests_and_the_second_request_of_a_read_take_the_asgi_path(app):
+    lane = app.state.lane
+    body = json.dumps(QUERY).encode()
+    before = lane.answered
+    transport, _ = _drive(app, _request("/index/idx/query", body, {**JSON_HEAD, "X-Forwarded-For": "10.0.0.9"}))
+    assert b"".join(transport.out).startswith(b"HTTP/1.1 200 OK") and lane.answered == before
+    transport, _ = _drive(app, _request("/index/idx/query", body, JSON_HEAD) * 3)
+    assert b"".join(transport.out).count(b"HTTP/1.1 200 OK\r\n") == 3
+    assert lane.answered == before + 1

@@ -146,11 +146,11 @@ class FastPath:
             if not inline(call):
                 return None
             status, content, extra = _run(route.handler, call)
+            return status, _raw_headers(headers, extra, content), content or b""
         except ToolkitError as exc:
             return _answer_of(error_response(exc, "data", headers))
         except Exception as exc:  # a bug: 500, logged, never a traceback on the wire
             return _answer_of(unexpected(exc, "data", headers))
-        return status, _raw_headers(headers, extra, content), content or b""
 
 
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # (status, header lines, body) of a whole response

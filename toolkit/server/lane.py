@@ -8,8 +8,10 @@ body arrives in the same read as its head, the server's httptools protocol
 a task, and writes the answer itself. The lane applies what the middleware would: the index-port
 rewrite, then the guard (Host, Api-Key), then ``FastPath.answer_now``, so the status, headers and
 body are those of the ASGI path (tested). Anything else it declines (None) and uvicorn serves as
-usual: a refused key, a filter, a large namespace, a body still on its way, a pipelined request
-behind one in progress, ``Expect: 100-continue``.
+usual: a refused key, a filter, a large namespace, a body still on its way, a second request in
+the same read (pipelined requests take turns through uvicorn's pipeline, so one client cannot
+hold the loop), ``Expect: 100-continue``, and requests with ``X-Forwarded-*`` headers (uvicorn's
+proxy-headers middleware would rewrite their client address first).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class InlineLane:
         self.answered = 0  # requests the lane answered (for tests and diagnostics)
 
     def __call__(self, scope: dict[str, Any], body: bytes) -> Answer | None:
+        if any(name.startswith(b"x-forwarded-") for name, _ in scope["headers"]):
+            return None
         if self.rewrite is not None:
             scope = self.rewrite.rewritten(scope)
         if self.guard is not None and self.guard.refusal(scope) is not None:

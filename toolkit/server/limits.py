@@ -152,9 +152,9 @@ def timed_protocol(header_timeout: float) -> type:
 def timed_httptools_protocol(header_timeout: float, max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES,
                              lane: Lane | None = None) -> type:
     """Return a uvicorn httptools protocol class that closes a connection whose request head is
-    late, answers 400 to a head (request line and headers) over ``max_head_bytes``, sends a
-    response's head and body in one write (``one_write``), and lets ``lane`` answer a POST
-    whose body came in the same read as its head, on the spot (``lane``'s module docstring).
+    late, answers 400 to a head (request line and headers) over ``max_head_bytes``, and lets
+    ``lane`` answer a POST whose body came in the same read as its head, on the spot (``lane``'s
+    module docstring; it needs uvicorn's ``_start_asgi_task``, uvicorn >= 0.45).
 
     The timer starts when the connection opens and at the first byte of each later request
     (``on_message_begin``), and stops when the parser has every header (``on_headers_complete``).
@@ -165,14 +165,13 @@ def timed_httptools_protocol(header_timeout: float, max_head_bytes: int = DEFAUL
     from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
     from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 
-    from .one_write import HeadWithBody
-
     class HeaderTimeoutHttpTools(HttpToolsProtocol):
         """uvicorn's httptools protocol plus a timer on each request head and a cap on its size."""
 
         _head_bytes = 0
         _in_head = False  # on_headers_complete of a request the lane may answer is running
         _held: tuple[Any, Any] | None = None  # (cycle, app) of that request, its ASGI task not started
+        _lane_turn = True  # the lane may answer once per read (pipelined requests then take turns as usual)
 
         def on_url(self, url: bytes) -> None:
             self._count(len(url))
@@ -194,6 +193,9 @@ def timed_httptools_protocol(header_timeout: float, max_head_bytes: int = DEFAUL
 
         def on_message_begin(self) -> None:
             self._head_bytes = 0
+            if self.timeout_keep_alive_task is not None:  # a request has begun: the connection is not idle
+                self.timeout_keep_alive_task.cancel()  # (the lane may have armed it earlier in this read)
+                self.timeout_keep_alive_task = None
             super().on_message_begin()
             if not self._head.armed:
                 self._head.arm()  # the first bytes of the next request on a kept-alive connection
@@ -204,7 +206,7 @@ def timed_httptools_protocol(header_timeout: float, max_head_bytes: int = DEFAUL
             if len(self.url) > PARSE_URL_MAX:  # httptools.parse_url refuses longer URLs: it parses the path alone
                 self.url, _, rest = self.url.partition(b"?")
                 query = rest.partition(b"#")[0]
-            self._in_head = lane is not None and self.parser.get_method() == b"POST" \
+            self._in_head = lane is not None and self._lane_turn and self.parser.get_method() == b"POST" \
                 and not self.expect_100_continue and not self.flow.write_paused and not self.parser.should_upgrade()
             try:
                 super().on_headers_complete()
@@ -212,9 +214,6 @@ def timed_httptools_protocol(header_timeout: float, max_head_bytes: int = DEFAUL
                 self._in_head = False
             if query is not None:
                 self.scope["query_string"] = query
-            cycle = self.cycle  # the new request's (its task has not run yet)
-            if cycle is not None and cycle.transport is self.transport:
-                cycle.transport = HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
 
         # -- the lane: uvicorn starts a request's ASGI task at the end of its head; a lane candidate's
         # start waits for the end of the read. If the body is complete by then, the lane may answer.
@@ -231,6 +230,7 @@ def timed_httptools_protocol(header_timeout: float, max_head_bytes: int = DEFAUL
                 super()._start_asgi_task(*held)
 
         def data_received(self, data: bytes) -> None:
+            self._lane_turn = True
             super().data_received(data)
             held, self._held = self._held, None
             if held is not None and not self.transport.is_closing():  # its body is still on its way
@@ -239,22 +239,27 @@ def timed_httptools_protocol(header_timeout: float, max_head_bytes: int = DEFAUL
         def _answered(self, cycle: Any) -> bool:
             """Answer ``cycle`` (body complete) through the lane, as uvicorn would send the answer; False: declined."""
             assert lane is not None
-            answer = lane(cycle.scope, bytes(cycle.body))
+            self._lane_turn = False
+            try:
+                answer = lane(cycle.scope, bytes(cycle.body))
+            except Exception:  # a bug in the lane: the ASGI path serves the request (and logs its own errors)
+                self.logger.exception("the inline lane failed; serving the request through ASGI")
+                return False
             if answer is None:
                 return False
             status, headers, body = answer
-            if self.access_log:  # the line uvicorn's own send() logs
-                scope = cycle.scope
-                self.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(scope), scope["method"],
-                                        get_path_with_query_string(scope), scope["http_version"], status)
             lines = [STATUS_LINE[status]]
             for name, value in [*self.server_state.default_headers, *headers]:
-                lines += [name, b": ", value, b"\r\n"]
+                lines += [name.lower(), b": ", value, b"\r\n"]
             if not cycle.keep_alive:
                 lines.append(b"connection: close\r\n")
             lines += [b"\r\n", body]
             cycle.response_started = cycle.response_complete = True
             if not self.transport.is_closing():
+                if self.access_log:  # the line uvicorn's own send() logs
+                    scope = cycle.scope
+                    self.access_logger.info('%s - "%s %s HTTP/%s" %d', get_client_addr(scope), scope["method"],
+                                            get_path_with_query_string(scope), scope["http_version"], status)
                 self.transport.write(b"".join(lines))
                 if not cycle.keep_alive:
                     self.transport.close()
