@@ -146,7 +146,9 @@ def test_a_small_query_is_answered_by_the_lane_as_by_the_asgi_path(servers):
 
 
 @pytest.mark.parametrize(("body", "extra", "status", "by_lane"), [
-    (json.dumps({**QUERY, "filter": {"g": 1}}).encode(), {}, 200, False),  # a filter: a worker thread
+    (json.dumps({**QUERY, "filter": {"g": 1}}).encode(), {}, 200, True),  # 40 rows x 1 term
+    (json.dumps({**QUERY, "filter": {"$or": [{"g": {"$nin": list(range(9000))}}, {"g": 1}]}}).encode(), {}, 200,
+     False),  # 40 rows x 9,002 terms: a worker thread
     (json.dumps({**QUERY, "includeValues": True}).encode(), {}, 200, False),
     (json.dumps({**QUERY, "topK": 101}).encode(), {}, 200, False),
     (b"{nope", {}, 400, False),
@@ -172,8 +174,8 @@ def test_refusals_of_the_guard_and_unknown_indexes_take_the_asgi_path(servers):
 
 
 def test_pipelined_requests_are_answered_in_order(servers):
-    """Five requests in one write, the second one filtered (an ASGI task): the lane answers the
-    first (once per read), the rest take turns in uvicorn's pipeline, in the order asked."""
+    """Five requests in one write: the lane answers the first (once per read), the rest take
+    turns in uvicorn's pipeline, and the answers come in the order asked."""
     asked = [{**QUERY, "vector": [1, 0, 0, 0]}, {**QUERY, "filter": {"g": 0}}, {**QUERY, "vector": [1, 9, 0, 0]},
              {**QUERY, "vector": [1, 1, 0, 0]}, {**QUERY, "vector": [1, 0, 0, 0]}]
     answers, lane = _same(servers, b"".join(_request("/index/idx/query", json.dumps(q).encode(), _headers(servers))
