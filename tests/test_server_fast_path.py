@@ -151,6 +151,9 @@ def test_only_small_in_memory_queries_run_on_the_event_loop(tmp_path):
     assert small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns", "filter": {"g": {"$nin": [1]}}}))
     many = {"$and": [{"g": {"$nin": list(range(100))}} for _ in range(30)]}  # 3,030 terms x 100 rows
     assert not small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns", "filter": many}))
+    long_list = {"g": {"$in": list(range(1000))}}  # 1,001 terms: its compile alone would take ~0.6 ms
+    assert small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns", "filter": {"g": {"$in": [1] * 999}}}))
+    assert not small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns", "filter": long_list}))
     assert not small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns", "filter": {"$and": {"g": 1}}}))
     assert not small(call({"vector": [1, 0, 0, 0], "topK": "10", "namespace": "ns"}))
     assert not small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns"}, index="nope"))
