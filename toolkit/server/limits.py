@@ -12,6 +12,9 @@ Three guards bound that:
   ``body_idle_timeout`` (``read_with_deadline``; the client gets a 408);
 - at most ``max_connections`` connections at once (uvicorn's ``limit_concurrency``: more
   get a 503, which every SDK retries).
+
+The httptools protocol class built here (``timed_httptools_protocol``) also hands small queries to
+the server's lane (``lane.py``), which answers them without an ASGI task.
 """
 
 from __future__ import annotations
