@@ -12,8 +12,9 @@ A route's work (JSON parse, toolkit call, encode) runs in a worker thread, as in
 except a small query (``small_query``: an in-memory namespace of at most ``inline_read_bytes``,
 no values asked for, a filter only if its rows x terms are few, top_k <= 100), which runs on the
 event loop: a sub-millisecond search costs less than the hop to a thread and back, and with 8
-concurrent clients the threads only contend for the GIL (measured: benchmarks/results/http.md). Reads search an immutable snapshot,
-so the loop never waits for a lock.
+concurrent clients the threads only contend for the GIL (measured: benchmarks/results/http.md).
+Reads search an immutable snapshot, so the loop never waits for a lock. ``answer_now`` is the same
+work for the HTTP protocol's lane (``lane.py``), for a request whose body has already arrived.
 """
 
 from __future__ import annotations
