@@ -26,7 +26,7 @@ def _imports(name: str, top_level_only: bool) -> set[str]:
     path = MODULES[name]
     tree = ast.parse(path.read_text())
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    nodes = list(_load_time(tree.body)) if top_level_only else list(ast.walk(tree))
     found: set[str] = set()
     for node in nodes:
         targets: list[str] = []
@@ -41,6 +41,20 @@ def _imports(name: str, top_level_only: bool) -> set[str]:
             targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
         found.update(t for t in targets if t in MODULES)
     return found
+
+
+def _load_time(statements: list[ast.stmt]):
+    """The statements that run when a module loads: its body, into ``if``/``try``/``with`` blocks and
+    class bodies, but not into functions."""
+    for node in statements:
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            inner = getattr(node, field, None)
+            if isinstance(inner, list):
+                yield from _load_time([n for n in inner if isinstance(n, ast.stmt)] +
+                                      [s for h in inner if isinstance(h, ast.ExceptHandler) for s in h.body])
 
 
 def _storage_modules() -> list[str]:

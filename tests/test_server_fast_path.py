@@ -147,14 +147,8 @@ def test_only_small_in_memory_queries_run_on_the_event_loop(tmp_path):
     assert small(call({"vector": [1, 0, 0, 0], "top_k": 10, "namespace": "empty"}))
     assert not small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns", "includeValues": True}))
     assert not small(call({"vector": [1, 0, 0, 0], "topK": 101, "namespace": "ns"}))
-    # a filter runs over every row: on the loop only while rows x terms stay small (100 rows here)
-    assert small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns", "filter": {"g": {"$nin": [1]}}}))
-    many = {"$and": [{"g": {"$nin": list(range(100))}} for _ in range(30)]}  # 3,030 terms x 100 rows
-    assert not small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns", "filter": many}))
-    long_list = {"g": {"$in": list(range(1000))}}  # 1,001 terms: its compile alone would take ~0.6 ms
-    assert small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns", "filter": {"g": {"$in": [1] * 999}}}))
-    assert not small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns", "filter": long_list}))
-    assert not small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns", "filter": {"$and": {"g": 1}}}))
+    # a filter runs over every row: its cost is not bounded by the namespace's bytes
+    assert not small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns", "filter": {"g": {"$nin": [1]}}}))
     assert not small(call({"vector": [1, 0, 0, 0], "topK": "10", "namespace": "ns"}))
     assert not small(call({"vector": [1, 0, 0, 0], "topK": 10, "namespace": "ns"}, index="nope"))
     assert not small(Call("POST", "/index/idx/query", {"index": "idx"}, None, b"{nope", ""))  # type: ignore[arg-type]
@@ -162,17 +156,6 @@ def test_only_small_in_memory_queries_run_on_the_event_loop(tmp_path):
     tk.close()
     with toolkit.Client(path=str(tmp_path / "db")) as disk:  # persistent: always a worker thread
         assert small_query(disk, 1_000_000) is None
-
-
-@pytest.mark.parametrize(("flt", "terms"), [
-    ({"g": 1}, 1), ({"g": {"$gte": 1, "$lt": 5}}, 2), ({"g": {"$in": [1, 2, 3]}}, 4),
-    ({"$and": [{"g": 1}, {"$or": [{"h": {"$nin": ["a", "b"]}}, {"k": True}]}]}, 5),
-    ({"$or": "nope"}, None), ([{"g": 1}], None), ({"$and": [{"g": 1}, 3]}, None),
-])
-def test_filter_terms(flt, terms):
-    from toolkit.server.fast_path import filter_terms
-
-    assert filter_terms(flt) == terms
 
 
 def test_serve_takes_inline_read_mb():

@@ -146,9 +146,7 @@ def test_a_small_query_is_answered_by_the_lane_as_by_the_asgi_path(servers):
 
 
 @pytest.mark.parametrize(("body", "extra", "status", "by_lane"), [
-    (json.dumps({**QUERY, "filter": {"g": 1}}).encode(), {}, 200, True),  # 40 rows x 1 term
-    (json.dumps({**QUERY, "filter": {"$or": [{"g": {"$nin": list(range(9000))}}, {"g": 1}]}}).encode(), {}, 200,
-     False),  # 40 rows x 9,002 terms: a worker thread
+    (json.dumps({**QUERY, "filter": {"g": 1}}).encode(), {}, 200, False),  # a filter: a worker thread
     (json.dumps({**QUERY, "includeValues": True}).encode(), {}, 200, False),
     (json.dumps({**QUERY, "topK": 101}).encode(), {}, 200, False),
     (b"{nope", {}, 400, False),

@@ -10,9 +10,9 @@ rewrite, so those apply as before.
 
 A route's work (JSON parse, toolkit call, encode) runs in a worker thread, as in ``app`` —
 except a small query (``small_query``: an in-memory namespace of at most ``inline_read_bytes``,
-no values asked for, a filter only if its rows x terms are few, top_k <= 100), which runs on the
-event loop: a sub-millisecond search costs less than the hop to a thread and back, and with 8
-concurrent clients the threads only contend for the GIL (measured: benchmarks/results/http.md).
+no values asked for, no filter, top_k <= 100), which runs on the event loop: a sub-millisecond
+search costs less than the hop to a thread and back, and with 8 concurrent clients the threads
+only contend for the GIL (measured: benchmarks/results/http.md).
 Reads search an immutable snapshot, so the loop never waits for a lock. ``answer_now`` is the same
 work for the HTTP protocol's lane (``lane.py``), for a request whose body has already arrived.
 """
@@ -173,44 +173,19 @@ def _answer_of(response: Response) -> Answer:
 
 
 SMALL_TOP_K = 100  # a small query's answer is quick to shape too
-# A filter runs over every row; on the loop, rows x terms of a filter stays under this (measured on
-# one core: 100k rows x 1 term 0.45 ms in all, 10k rows x 4 terms 0.25 ms, 10k x 504 terms 1.1 ms).
-INLINE_FILTER_WORK = 250_000
-INLINE_FILTER_TERMS = 1_000  # and compiling a filter costs ~0.6 us per term (a 1,000-value $in: 0.57 ms)
-
-
-def filter_terms(node: Any) -> int | None:
-    """The terms of a filter in the wire's JSON form: one per condition, plus one per element of a
-    list operand ($in, $nin); None for anything that is not a filter (the usual path reports it)."""
-    if not isinstance(node, dict):
-        return None
-    terms = 0
-    for key, value in node.items():
-        if key in ("$and", "$or"):
-            if not isinstance(value, list):
-                return None
-            for child in value:
-                more = filter_terms(child)
-                if more is None:
-                    return None
-                terms += more
-        elif isinstance(value, dict):  # {field: {op: operand, ...}}
-            terms += sum(1 + (len(operand) if isinstance(operand, list) else 0) for operand in value.values())
-        else:  # {field: value}: equality
-            terms += 1
-    return terms
 
 
 def small_query(client: Any, inline_read_bytes: int) -> Callable[[Call], bool] | None:
     """A test of whether a query call may run on the event loop (None: never, ``inline_read_bytes`` 0).
 
     Only an in-memory client's local index (no disk pages to fault in, no cluster to call), a
-    namespace of at most ``inline_read_bytes`` billed bytes, no values and top_k <= 100. A filter
-    is evaluated over every row, so its cost is not bounded by the bytes alone (a few dozen ``$nin``
-    lists over 8 MiB of small records take a few hundred ms): a filtered query runs on the loop
-    only when its terms (``filter_terms``) are at most ``INLINE_FILTER_TERMS`` and its rows (at most
-    bytes / (4 x dimension)) times its terms at most ``INLINE_FILTER_WORK``. Anything malformed goes
-    to the threadpool path, which reports it.
+    namespace of at most ``inline_read_bytes`` billed bytes, no values, no filter and top_k <= 100.
+    A filter is evaluated over every row, so its cost is not bounded by the bytes: a few dozen
+    ``$nin`` lists over 8 MiB of small records take a few hundred ms, and the billed bytes count
+    neither the dead rows a mask is still computed over until a merge, nor the per-segment cost of
+    each condition, nor list-valued metadata (a bound on rows x terms was tried and measured at
+    25-40 ms on the loop for such namespaces). Filtered queries take a thread. Anything malformed
+    goes to the threadpool path, which reports it.
     """
     if inline_read_bytes <= 0 or getattr(client, "path", None) is not None:
         return None
@@ -219,23 +194,13 @@ def small_query(client: Any, inline_read_bytes: int) -> Callable[[Call], bool] |
         try:
             body = call.json()
             top_k = body.get("topK", body.get("top_k"))
-            if body.get("includeValues") or body.get("include_values") \
+            if body.get("includeValues") or body.get("include_values") or body.get("filter") \
                     or type(top_k) is not int or top_k > SMALL_TOP_K:
                 return False
             index = client.Index(name=call.path_params["index"])
-            if type(index) is not Index:
-                return False
             namespace = body.get("namespace")
-            size = index.namespace_bytes(namespace if isinstance(namespace, str) else None)
-            if size > inline_read_bytes:
-                return False
-            flt = body.get("filter")
-            if not flt:
-                return True
-            terms, dimension = filter_terms(flt), index.config.dimension
-            if terms is None or terms > INLINE_FILTER_TERMS or not dimension:  # (sparse: no bound on its rows)
-                return False
-            return size // (4 * dimension) * terms <= INLINE_FILTER_WORK  # a record holds >= 4 x dimension bytes
+            return type(index) is Index and \
+                index.namespace_bytes(namespace if isinstance(namespace, str) else None) <= inline_read_bytes
         except ToolkitError:
             return False
 

@@ -9,10 +9,14 @@ body arrives in the same read as its head, the server's httptools protocol
 a task, and writes the answer itself. The lane applies what the middleware would: the index-port
 rewrite, then the guard (Host, Api-Key), then ``FastPath.answer_now``, so the status, headers and
 body are those of the ASGI path (tested). Anything else it declines (None) and uvicorn serves as
-usual: a refused key, a heavy filter, a large namespace, a body still on its way, a second request in
+usual: a refused key, a filter, a large namespace, a body still on its way, a second request in
 the same read (pipelined requests take turns through uvicorn's pipeline, so one client cannot
 hold the loop), ``Expect: 100-continue``, and requests with ``X-Forwarded-*`` headers (uvicorn's
 proxy-headers middleware would rewrite their client address first).
+
+The lane is built by ``create_app`` from the same three steps as its middleware; ASGI middleware
+added to the app afterwards (CORS, metrics) does not see the requests the lane answers. An app
+that adds some sets ``app.state.lane = None`` to serve every request through ASGI.
 """
 
 from __future__ import annotations
