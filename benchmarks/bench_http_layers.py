@@ -150,7 +150,7 @@ def measure(variant: str, args: argparse.Namespace, bodies: Path) -> dict[str, A
     proc = start(variant, port, args)
     try:
         url = f"http://127.0.0.1:{port}/index/{INDEX}/query"
-        if VARIANTS[variant][1][0] in ("toolkit", "old") or variant.startswith("toolkit"):
+        if variant == "old" or variant.startswith("toolkit"):  # a toolkit server: load the records
             host = load(f"http://127.0.0.1:{port}", args.records, args.dim)
             if "--grpc" in VARIANTS[variant][1]:
                 url = f"{host}/query"

@@ -34,6 +34,7 @@ from .app import DATA_PREFIX, Call, Result, ServerConfig, base_url
 from .body import check_json_content_type, receive_body
 from .errors import error_response, unexpected
 from .headers import request_id
+from .limits import Answer
 from . import wire
 
 _PREFIX = DATA_PREFIX + "/"
@@ -153,8 +154,6 @@ class FastPath:
         except Exception as exc:  # a bug: 500, logged, never a traceback on the wire
             return _answer_of(unexpected(exc, "data", headers))
 
-
-Answer = tuple[int, list[tuple[bytes, bytes]], bytes]  # (status, header lines, body) of a whole response
 
 
 def _raw_headers(headers: dict[str, str], extra: Mapping[str, str], content: bytes | None) -> list[tuple[bytes, bytes]]:

@@ -3,10 +3,9 @@
 A query that ``fast_path.small_query`` lets run on the event loop costs ~0.1-0.2 ms of search;
 around it, the ASGI cycle adds ~0.06 ms of server CPU (a task per request, the middleware chain,
 the body read under its deadlines, two ``send`` messages: 0.419 against 0.357 ms per request,
-benchmarks/results/http_layers.md). When such a request's
-body arrives in the same read as its head, the server's httptools protocol
-(``limits.timed_httptools_protocol``) hands the whole request to ``InlineLane`` before it starts
-a task, and writes the answer itself. The lane applies what the middleware would: the index-port
+benchmarks/results/http_layers.md). When such a request's body arrives in the same read as its
+head, the server's httptools protocol (``limits.timed_httptools_protocol``) hands the whole
+request to ``InlineLane`` before it starts a task, and writes the answer itself. The lane applies what the middleware would: the index-port
 rewrite, then the guard (Host, Api-Key), then ``FastPath.answer_now``, so the status, headers and
 body are those of the ASGI path (tested). Anything else it declines (None) and uvicorn serves as
 usual: a refused key, a filter, a large namespace, a body still on its way, a second request in
@@ -24,7 +23,8 @@ from __future__ import annotations
 from typing import Any
 
 from .app import GuardMiddleware
-from .fast_path import Answer, FastPath
+from .fast_path import FastPath
+from .limits import Answer
 
 
 class InlineLane:

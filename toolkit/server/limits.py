@@ -27,8 +27,10 @@ from ..errors import DeadlineExceededError
 
 _timeout: Any = getattr(asyncio, "timeout", None)  # Python 3.11+
 
-# A request's whole answer, if it can be given at once (lane.InlineLane): (status, header lines, body)
-Lane = Callable[[dict[str, Any], bytes], "tuple[int, list[tuple[bytes, bytes]], bytes] | None"]
+# A request's whole answer (status, header lines, body), and what gives one at once if it can
+# (lane.InlineLane; None: serve the request as usual)
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+Lane = Callable[[dict[str, Any], bytes], "Answer | None"]
 
 DEFAULT_HEADER_TIMEOUT = 10.0
 DEFAULT_BODY_TIMEOUT = 60.0
